@@ -1,0 +1,308 @@
+//! `pipeline.toml`: read it, then compile it into a [`PipelineConfig`] that is
+//! known to be consistent before any work starts.
+//!
+//! Two layers, as in vector: [`RawConfig`] mirrors the file one to one
+//! (`deny_unknown_fields`, so a misspelt key is an error, not a silent
+//! default); [`compile`] checks every value and reports every problem at
+//! once. Strings may hold `${VAR}` references to the environment, resolved at
+//! compile time so secrets need not sit in the file. Every key has a default:
+//! scan2dms runs with no file at all.
+//!
+//! This crate reads no files itself; callers hand it the text.
+
+use std::path::PathBuf;
+
+use scan2dms_core::RetryPolicy;
+use serde::Deserialize;
+
+/// The file as written, before any check.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub intake: RawIntake,
+    pub limits: RawLimits,
+    pub validation: RawValidation,
+    pub retry: RawRetry,
+    pub store: RawStore,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawIntake {
+    pub inbox_dir: String,
+    pub settle_secs: u64,
+    pub poll_interval_ms: u64,
+}
+
+impl Default for RawIntake {
+    fn default() -> Self {
+        RawIntake { inbox_dir: "inbox".to_owned(), settle_secs: 5, poll_interval_ms: 1_000 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLimits {
+    pub max_archive_bytes: u64,
+    pub max_archive_entries: u64,
+    pub max_compression_ratio: u64,
+    pub max_image_pixels: u64,
+    pub max_pages_per_file: u32,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            max_archive_bytes: 20 * 1024 * 1024 * 1024,
+            max_archive_entries: 200_000,
+            max_compression_ratio: 100,
+            max_image_pixels: 150_000_000,
+            max_pages_per_file: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawValidation {
+    pub decode_images: bool,
+    pub threads: usize,
+}
+
+impl Default for RawValidation {
+    fn default() -> Self {
+        RawValidation { decode_images: true, threads: 0 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRetry {
+    pub max_attempts: u32,
+    pub backoff_base_secs: u64,
+    pub backoff_max_secs: u64,
+}
+
+impl Default for RawRetry {
+    fn default() -> Self {
+        RawRetry { max_attempts: 3, backoff_base_secs: 5, backoff_max_secs: 300 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawStore {
+    pub url: String,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        RawStore { url: "sqlite://state.db".to_owned() }
+    }
+}
+
+/// The checked configuration the rest of scan2dms runs on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineConfig {
+    pub intake: IntakeConfig,
+    pub limits: Limits,
+    pub validation: ValidationConfig,
+    pub retry: RetryPolicy,
+    pub store: StoreConfig,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntakeConfig {
+    /// Relative paths are taken from the data directory.
+    pub inbox_dir: PathBuf,
+    /// A delivery is taken from the inbox once it has not changed for this long.
+    pub settle_secs: u64,
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_archive_bytes: u64,
+    pub max_archive_entries: u64,
+    pub max_compression_ratio: u64,
+    pub max_image_pixels: u64,
+    pub max_pages_per_file: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidationConfig {
+    pub decode_images: bool,
+    /// 0 means one per core.
+    pub threads: usize,
+}
+
+/// Where the state lives. Relative SQLite paths are taken from the data directory.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    Sqlite { path: PathBuf },
+    Postgres { url: String },
+}
+
+impl std::fmt::Debug for StoreConfig {
+    /// Masks the password a PostgreSQL URL may carry.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreConfig::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
+            StoreConfig::Postgres { url } => {
+                let masked = match (url.find("://"), url.rfind('@')) {
+                    (Some(scheme_end), Some(at)) if at > scheme_end => format!("{}://***{}", &url[..scheme_end], &url[at..]),
+                    _ => url.clone(),
+                };
+                f.debug_struct("Postgres").field("url", &masked).finish()
+            }
+        }
+    }
+}
+
+/// Every problem found in a configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .problems.join("\n  - "))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+/// Parses and compiles configuration text. `source` names it in errors.
+pub fn from_toml(text: &str, source: &str) -> Result<PipelineConfig, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError {
+        problems: vec![format!("{source}: {}", error.to_string().trim_end())],
+    })?;
+    compile(&raw, &|name| std::env::var(name).ok())
+}
+
+/// The configuration scan2dms runs on when no file is given.
+pub fn defaults() -> PipelineConfig {
+    compile(&RawConfig::default(), &|_| None).expect("built-in defaults compile")
+}
+
+/// Checks every value of a raw configuration, resolving `${VAR}` with `env`.
+pub fn compile(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<PipelineConfig, ConfigError> {
+    let mut problems = Vec::new();
+    let mut positive = |key: &str, value: u64| {
+        if value == 0 {
+            problems.push(format!("{key} must be greater than 0"));
+        }
+    };
+    positive("limits.max_archive_bytes", raw.limits.max_archive_bytes);
+    positive("limits.max_archive_entries", raw.limits.max_archive_entries);
+    positive("limits.max_compression_ratio", raw.limits.max_compression_ratio);
+    positive("limits.max_image_pixels", raw.limits.max_image_pixels);
+    positive("limits.max_pages_per_file", u64::from(raw.limits.max_pages_per_file));
+    positive("intake.poll_interval_ms", raw.intake.poll_interval_ms);
+    positive("retry.max_attempts", u64::from(raw.retry.max_attempts));
+    if raw.retry.backoff_max_secs < raw.retry.backoff_base_secs {
+        problems.push("retry.backoff_max_secs must not be below retry.backoff_base_secs".to_owned());
+    }
+
+    let inbox_dir = interpolate("intake.inbox_dir", &raw.intake.inbox_dir, env, &mut problems);
+    if inbox_dir.is_empty() {
+        problems.push("intake.inbox_dir must not be empty".to_owned());
+    }
+    let store_url = interpolate("store.url", &raw.store.url, env, &mut problems);
+    let store = if let Some(path) = store_url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            problems.push("store.url: sqlite:// needs a file path, e.g. sqlite://state.db".to_owned());
+        }
+        StoreConfig::Sqlite { path: PathBuf::from(path) }
+    } else if store_url.starts_with("postgres://") || store_url.starts_with("postgresql://") {
+        StoreConfig::Postgres { url: store_url }
+    } else {
+        problems.push("store.url must start with sqlite:// or postgres://".to_owned());
+        StoreConfig::Sqlite { path: PathBuf::from("state.db") }
+    };
+
+    if !problems.is_empty() {
+        return Err(ConfigError { problems });
+    }
+    let secs_to_ms = |secs: u64| i64::try_from(secs.saturating_mul(1_000)).unwrap_or(i64::MAX);
+    Ok(PipelineConfig {
+        intake: IntakeConfig {
+            inbox_dir: PathBuf::from(inbox_dir),
+            settle_secs: raw.intake.settle_secs,
+            poll_interval_ms: raw.intake.poll_interval_ms,
+        },
+        limits: Limits {
+            max_archive_bytes: raw.limits.max_archive_bytes,
+            max_archive_entries: raw.limits.max_archive_entries,
+            max_compression_ratio: raw.limits.max_compression_ratio,
+            max_image_pixels: raw.limits.max_image_pixels,
+            max_pages_per_file: raw.limits.max_pages_per_file,
+        },
+        validation: ValidationConfig { decode_images: raw.validation.decode_images, threads: raw.validation.threads },
+        retry: RetryPolicy {
+            max_attempts: raw.retry.max_attempts,
+            backoff_base_ms: secs_to_ms(raw.retry.backoff_base_secs),
+            backoff_max_ms: secs_to_ms(raw.retry.backoff_max_secs),
+        },
+        store,
+    })
+}
+
+/// Replaces each `${NAME}` in `value`; an unset variable is a problem.
+fn interpolate(key: &str, value: &str, env: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<String>) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            problems.push(format!("{key}: unterminated ${{ in {value:?}"));
+            return out;
+        };
+        let name = &after[..end];
+        match env(name) {
+            Some(resolved) => out.push_str(&resolved),
+            None => problems.push(format!("{key}: environment variable {name} is not set")),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_compiles_to_the_defaults() {
+        let text = include_str!("../../../pipeline.toml");
+        let config = from_toml(text, "pipeline.toml").unwrap();
+        assert_eq!(config, defaults());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut raw = RawConfig::default();
+        raw.limits.max_image_pixels = 0;
+        raw.retry.max_attempts = 0;
+        raw.store.url = "mysql://x".to_owned();
+        raw.intake.inbox_dir = "${SCAN2DMS_NOT_SET}/in".to_owned();
+        let error = compile(&raw, &|_| None).unwrap_err();
+        assert_eq!(error.problems, [
+            "limits.max_image_pixels must be greater than 0",
+            "retry.max_attempts must be greater than 0",
+            "intake.inbox_dir: environment variable SCAN2DMS_NOT_SET is not set",
+            "store.url must start with sqlite:// or postgres://",
+        ]);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        let error = from_toml("[limits]\nmax_image_pixel = 5\n", "x.toml").unwrap_err();
+        assert!(error.problems[0].contains("max_image_pixel"), "{error}");
+    }
+
+    #[test]
+    fn environment_references_resolve_and_passwords_stay_masked() {
+        let mut raw = RawConfig::default();
+        raw.store.url = "postgres://scan:${PW}@db/scan2dms".to_owned();
+        let config = compile(&raw, &|name| (name == "PW").then(|| "geheim".to_owned())).unwrap();
+        assert_eq!(config.store, StoreConfig::Postgres { url: "postgres://scan:geheim@db/scan2dms".to_owned() });
+        assert!(!format!("{config:?}").contains("geheim"));
+    }
+}
