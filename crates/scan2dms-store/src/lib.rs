@@ -1,0 +1,73 @@
+//! The state store: the single source of truth of scan2dms.
+//!
+//! [`StateStore`] is the port every other part talks to; [`SqliteStore`] is
+//! the embedded default adapter (a PostgreSQL adapter follows the same
+//! contract, see `tests/it/contract.rs`). The store holds orders, batches,
+//! the records and pages a batch delivered, and an append-only event log
+//! per batch: the processing record RESISCAN asks for.
+//!
+//! Two rules make it safe under crashes and concurrent workers:
+//! - every state change is a compare-and-set against the state the caller
+//!   read ([`StateStore::transition`]), written in one transaction with its
+//!   event, so a change is never half applied and never applied twice;
+//! - a record is delivered at most once: accepting a batch claims its
+//!   records in a table whose primary key is the record id, in the same
+//!   transaction as the state change.
+//!
+//! The store knows rows, not files: it never reads a delivery itself.
+
+mod schema;
+mod sqlite;
+mod types;
+
+pub use sqlite::SqliteStore;
+pub use types::*;
+
+use std::collections::HashMap;
+
+use scan2dms_core::Batch;
+use scan2dms_model::{AcceptanceReport, BatchId, OrderId, RecordId};
+
+/// The port. Methods take `&self`; adapters synchronise internally.
+pub trait StateStore: Send + Sync {
+    /// Adds an order list, or merges a re-import: new records are added,
+    /// known ones updated; records are never removed.
+    fn import_order(&self, order: &NewOrder, now_ms: i64) -> Result<ImportSummary, StoreError>;
+    fn order(&self, order_id: &OrderId) -> Result<Option<OrderRow>, StoreError>;
+    /// The record ids of an order.
+    fn order_records(&self, order_id: &OrderId) -> Result<Vec<RecordId>, StoreError>;
+    /// Every order with its delivery progress.
+    fn order_progress(&self) -> Result<Vec<OrderProgress>, StoreError>;
+
+    /// Registers a delivery once; a second call with the same batch id
+    /// returns the row already there and changes nothing.
+    fn register_batch(&self, batch: &NewBatch, now_ms: i64) -> Result<Registration, StoreError>;
+    fn batch(&self, batch_id: &str) -> Result<Option<BatchRow>, StoreError>;
+    /// All batches in registration order, optionally only those in one state.
+    fn batches(&self, state: Option<&str>) -> Result<Vec<BatchRow>, StoreError>;
+
+    /// Moves a batch from `from` to `to` and logs `event`, atomically.
+    /// Fails with [`StoreError::Conflict`] when the batch is no longer in `from`.
+    fn transition(&self, batch_id: &str, from: &Batch, to: &Batch, event: &NewEvent, now_ms: i64) -> Result<(), StoreError>;
+
+    /// Ends validation: stores the report, and for an accepted batch its
+    /// records and pages, and claims its records. When another accepted batch
+    /// holds one of them, nothing is written and the holders are returned.
+    fn finish_validation(
+        &self,
+        batch_id: &str,
+        from: &Batch,
+        to: &Batch,
+        result: &ValidationResult,
+        now_ms: i64,
+    ) -> Result<ClaimOutcome, StoreError>;
+    fn report(&self, batch_id: &str) -> Result<Option<AcceptanceReport>, StoreError>;
+
+    /// For the given records, the accepted batch (other than `this_batch`) that delivered each.
+    fn delivered(&self, record_ids: &[RecordId], this_batch: &str) -> Result<HashMap<RecordId, BatchId>, StoreError>;
+
+    /// Appends to the event log (for what is not a state change).
+    fn append_event(&self, event: &NewEvent, now_ms: i64) -> Result<(), StoreError>;
+    fn events(&self, batch_id: &str) -> Result<Vec<EventRow>, StoreError>;
+    fn pages(&self, batch_id: &str) -> Result<Vec<PageRecord>, StoreError>;
+}

@@ -1,0 +1,88 @@
+//! Versioned schema migrations of the SQLite store.
+//!
+//! `PRAGMA user_version` holds the number of migrations applied; each start
+//! applies the missing ones in one transaction. Migrations are append-only:
+//! a released one is never edited, a change is a new entry.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: orders, batches, delivered records and pages, the event log.
+    r#"
+    CREATE TABLE orders (
+        order_id       TEXT PRIMARY KEY,
+        series         TEXT NOT NULL,
+        source         TEXT NOT NULL,
+        imported_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE order_records (
+        order_id  TEXT NOT NULL REFERENCES orders(order_id),
+        record_id TEXT NOT NULL,
+        title     TEXT NOT NULL,
+        box_id    TEXT NOT NULL,
+        PRIMARY KEY (order_id, record_id)
+    );
+    CREATE TABLE batches (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        batch_id       TEXT NOT NULL UNIQUE,
+        source_name    TEXT NOT NULL,
+        source_path    TEXT NOT NULL,
+        state          TEXT NOT NULL,
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        not_before_ms  INTEGER,
+        order_id       TEXT,
+        outcome        TEXT,
+        report_json    TEXT,
+        last_error     TEXT,
+        received_at_ms INTEGER NOT NULL,
+        updated_at_ms  INTEGER NOT NULL
+    );
+    CREATE INDEX batches_by_state ON batches(state);
+    -- The records a batch delivered (from its records.csv), kept for every
+    -- accepted batch.
+    CREATE TABLE batch_records (
+        batch_id  TEXT NOT NULL REFERENCES batches(batch_id),
+        record_id TEXT NOT NULL,
+        title     TEXT NOT NULL,
+        box_id    TEXT NOT NULL,
+        pages     INTEGER NOT NULL,
+        PRIMARY KEY (batch_id, record_id)
+    );
+    -- At most one accepted delivery per record: the primary key is the rule.
+    CREATE TABLE delivered_records (
+        record_id TEXT PRIMARY KEY,
+        batch_id  TEXT NOT NULL REFERENCES batches(batch_id)
+    );
+    CREATE TABLE pages (
+        batch_id    TEXT NOT NULL REFERENCES batches(batch_id),
+        record_id   TEXT NOT NULL,
+        page_no     INTEGER NOT NULL,
+        document_no INTEGER,
+        file        TEXT NOT NULL,
+        file_page   INTEGER NOT NULL,
+        sha256      TEXT,
+        PRIMARY KEY (batch_id, record_id, page_no)
+    );
+    -- Documents are filled by the OCR stage.
+    CREATE TABLE documents (
+        batch_id    TEXT NOT NULL REFERENCES batches(batch_id),
+        record_id   TEXT NOT NULL,
+        document_no INTEGER NOT NULL,
+        state       TEXT NOT NULL,
+        PRIMARY KEY (batch_id, record_id, document_no)
+    );
+    CREATE TABLE events (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms     INTEGER NOT NULL,
+        batch_id  TEXT NOT NULL,
+        record_id TEXT,
+        page_no   INTEGER,
+        kind      TEXT NOT NULL,
+        detail    TEXT NOT NULL
+    );
+    CREATE INDEX events_by_batch ON events(batch_id, seq);
+    -- The processing record is append-only.
+    CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    "#,
+];

@@ -1,0 +1,427 @@
+//! The SQLite adapter: one connection in WAL mode behind a mutex.
+//!
+//! WAL with `synchronous = FULL` makes every committed transaction durable
+//! before the call returns, so a SIGKILL right after loses nothing the caller
+//! was told is stored.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use scan2dms_core::{Batch, BatchState};
+use scan2dms_model::{AcceptanceReport, BatchId, OrderId, RecordId};
+
+use crate::schema::MIGRATIONS;
+use crate::types::*;
+use crate::StateStore;
+
+#[derive(Debug)]
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> StoreError {
+        StoreError::Database(error.to_string())
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let connection = Connection::open(path)
+            .map_err(|error| StoreError::Database(format!("cannot open {}: {error}", path.display())))?;
+        Self::setup(connection, &path.display().to_string())
+    }
+
+    /// A private in-memory database, for tests.
+    pub fn in_memory() -> Result<SqliteStore, StoreError> {
+        Self::setup(Connection::open_in_memory()?, ":memory:")
+    }
+
+    fn setup(mut connection: Connection, name: &str) -> Result<SqliteStore, StoreError> {
+        connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::SchemaTooNew { path: name.to_owned(), found: version, known });
+        }
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        for migration in &MIGRATIONS[version as usize..] {
+            transaction.execute_batch(migration)?;
+        }
+        transaction.pragma_update(None, "user_version", known)?;
+        transaction.commit()?;
+        Ok(SqliteStore { connection: Mutex::new(connection) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves no half transaction behind
+        // (SQLite rolls it back), so the connection is still usable.
+        self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+const BATCH_COLUMNS: &str = "b.batch_id, b.source_name, b.source_path, b.state, b.attempts, b.not_before_ms, \
+     b.order_id, b.outcome, b.last_error, b.received_at_ms, b.updated_at_ms, \
+     (SELECT COUNT(*) FROM pages p WHERE p.batch_id = b.batch_id)";
+
+fn batch_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<BatchRow> {
+    let state_name: String = row.get(3)?;
+    let state = state_name.parse::<BatchState>().map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, error.into())
+    })?;
+    Ok(BatchRow {
+        batch_id: row.get(0)?,
+        source_name: row.get(1)?,
+        source_path: row.get(2)?,
+        batch: Batch { state, attempts: row.get(4)?, not_before_ms: row.get(5)? },
+        order_id: row.get(6)?,
+        outcome: row.get(7)?,
+        last_error: row.get(8)?,
+        received_at_ms: row.get(9)?,
+        updated_at_ms: row.get(10)?,
+        pages: row.get(11)?,
+    })
+}
+
+fn insert_event(transaction: &Transaction<'_>, event: &NewEvent, now_ms: i64) -> rusqlite::Result<()> {
+    transaction.execute(
+        "INSERT INTO events (at_ms, batch_id, record_id, page_no, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![now_ms, event.batch_id, event.record_id, event.page_no, event.kind, event.detail],
+    )?;
+    Ok(())
+}
+
+/// The compare-and-set at the heart of every state change.
+fn set_state(
+    transaction: &Transaction<'_>,
+    batch_id: &str,
+    from: &Batch,
+    to: &Batch,
+    last_error: Option<&str>,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let changed = transaction.execute(
+        "UPDATE batches SET state = ?1, attempts = ?2, not_before_ms = ?3, updated_at_ms = ?4,
+                last_error = COALESCE(?5, last_error)
+         WHERE batch_id = ?6 AND state = ?7 AND attempts = ?8",
+        params![to.state.name(), to.attempts, to.not_before_ms, now_ms, last_error, batch_id, from.state.name(), from.attempts],
+    )?;
+    if changed == 1 {
+        return Ok(());
+    }
+    let found: Option<(String, u32)> = transaction
+        .query_row("SELECT state, attempts FROM batches WHERE batch_id = ?1", [batch_id], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    match found {
+        None => Err(StoreError::UnknownBatch(batch_id.to_owned())),
+        Some((state, attempts)) => Err(StoreError::Conflict {
+            batch_id: batch_id.to_owned(),
+            expected: format!("{} (attempt {})", from.state, from.attempts),
+            found: format!("{state} (attempt {attempts})"),
+        }),
+    }
+}
+
+impl StateStore for SqliteStore {
+    fn import_order(&self, order: &NewOrder, now_ms: i64) -> Result<ImportSummary, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let known_series: Option<String> = transaction
+            .query_row("SELECT series FROM orders WHERE order_id = ?1", [order.order_id.as_str()], |row| row.get(0))
+            .optional()?;
+        match known_series {
+            Some(series) if series != order.series.as_str() => {
+                return Err(StoreError::Database(format!(
+                    "order {} was imported as series {series}, the new list says {}",
+                    order.order_id, order.series
+                )));
+            }
+            Some(_) => {}
+            None => {
+                transaction.execute(
+                    "INSERT INTO orders (order_id, series, source, imported_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                    params![order.order_id.as_str(), order.series.as_str(), order.source, now_ms],
+                )?;
+            }
+        }
+        let mut summary = ImportSummary { added: 0, updated: 0, unchanged: 0 };
+        {
+            let mut select =
+                transaction.prepare("SELECT title, box_id FROM order_records WHERE order_id = ?1 AND record_id = ?2")?;
+            let mut insert = transaction
+                .prepare("INSERT INTO order_records (order_id, record_id, title, box_id) VALUES (?1, ?2, ?3, ?4)")?;
+            let mut update = transaction
+                .prepare("UPDATE order_records SET title = ?3, box_id = ?4 WHERE order_id = ?1 AND record_id = ?2")?;
+            for record in &order.records {
+                let key = params![order.order_id.as_str(), record.record_id.as_str()];
+                let existing: Option<(String, String)> =
+                    select.query_row(key, |row| Ok((row.get(0)?, row.get(1)?))).optional()?;
+                let values = params![order.order_id.as_str(), record.record_id.as_str(), record.title, record.box_id];
+                match existing {
+                    None => {
+                        insert.execute(values)?;
+                        summary.added += 1;
+                    }
+                    Some((title, box_id)) if title == record.title && box_id == record.box_id => summary.unchanged += 1,
+                    Some(_) => {
+                        update.execute(values)?;
+                        summary.updated += 1;
+                    }
+                }
+            }
+        }
+        transaction.commit()?;
+        Ok(summary)
+    }
+
+    fn order(&self, order_id: &OrderId) -> Result<Option<OrderRow>, StoreError> {
+        let connection = self.lock();
+        let row: Option<(String, i64)> = connection
+            .query_row("SELECT series, imported_at_ms FROM orders WHERE order_id = ?1", [order_id.as_str()], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?;
+        row.map(|(series, imported_at_ms)| {
+            let series = series.parse().map_err(|error| StoreError::Corrupt(format!("order {order_id}: {error}")))?;
+            Ok(OrderRow { order_id: order_id.clone(), series, imported_at_ms })
+        })
+        .transpose()
+    }
+
+    fn order_records(&self, order_id: &OrderId) -> Result<Vec<RecordId>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare("SELECT record_id FROM order_records WHERE order_id = ?1 ORDER BY record_id")?;
+        let ids = statement.query_map([order_id.as_str()], |row| row.get::<_, String>(0))?;
+        ids.map(|id| {
+            let id = id?;
+            id.parse().map_err(|error| StoreError::Corrupt(format!("order {order_id}: {error}")))
+        })
+        .collect()
+    }
+
+    fn order_progress(&self) -> Result<Vec<OrderProgress>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT o.order_id, o.series, COUNT(r.record_id), COUNT(d.record_id)
+             FROM orders o
+             LEFT JOIN order_records r ON r.order_id = o.order_id
+             LEFT JOIN delivered_records d ON d.record_id = r.record_id
+             GROUP BY o.order_id ORDER BY o.order_id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok(OrderProgress { order_id: row.get(0)?, series: row.get(1)?, records: row.get(2)?, delivered: row.get(3)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn register_batch(&self, batch: &NewBatch, now_ms: i64) -> Result<Registration, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let select = format!("SELECT {BATCH_COLUMNS} FROM batches b WHERE b.batch_id = ?1");
+        if let Some(existing) = transaction.query_row(&select, [batch.batch_id.as_str()], batch_row).optional()? {
+            return Ok(Registration::AlreadyRegistered(existing));
+        }
+        let initial = Batch::received();
+        transaction.execute(
+            "INSERT INTO batches (batch_id, source_name, source_path, state, attempts, received_at_ms, updated_at_ms)
+             VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5)",
+            params![batch.batch_id.as_str(), batch.source_name, batch.source_path, initial.state.name(), now_ms],
+        )?;
+        insert_event(
+            &transaction,
+            &NewEvent::batch(batch.batch_id.as_str(), "registered", format!("delivered as {}", batch.source_name)),
+            now_ms,
+        )?;
+        let row = transaction.query_row(&select, [batch.batch_id.as_str()], batch_row)?;
+        transaction.commit()?;
+        Ok(Registration::Registered(row))
+    }
+
+    fn batch(&self, batch_id: &str) -> Result<Option<BatchRow>, StoreError> {
+        let connection = self.lock();
+        let select = format!("SELECT {BATCH_COLUMNS} FROM batches b WHERE b.batch_id = ?1");
+        Ok(connection.query_row(&select, [batch_id], batch_row).optional()?)
+    }
+
+    fn batches(&self, state: Option<&str>) -> Result<Vec<BatchRow>, StoreError> {
+        let connection = self.lock();
+        let select =
+            format!("SELECT {BATCH_COLUMNS} FROM batches b WHERE ?1 IS NULL OR b.state = ?1 ORDER BY b.seq");
+        let mut statement = connection.prepare(&select)?;
+        let rows = statement.query_map([state], batch_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn transition(&self, batch_id: &str, from: &Batch, to: &Batch, event: &NewEvent, now_ms: i64) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let last_error = matches!(event.kind.as_str(), "failed" | "interrupted").then_some(event.detail.as_str());
+        set_state(&transaction, batch_id, from, to, last_error, now_ms)?;
+        insert_event(&transaction, event, now_ms)?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn finish_validation(
+        &self,
+        batch_id: &str,
+        from: &Batch,
+        to: &Batch,
+        result: &ValidationResult,
+        now_ms: i64,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let accepted = result.report.is_accepted();
+        if accepted {
+            let mut holders = Vec::new();
+            {
+                let mut holder = transaction.prepare(
+                    "SELECT d.batch_id FROM delivered_records d WHERE d.record_id = ?1 AND d.batch_id <> ?2",
+                )?;
+                for record in &result.records {
+                    if let Some(other) =
+                        holder.query_row(params![record.record_id.as_str(), batch_id], |row| row.get::<_, String>(0)).optional()?
+                    {
+                        let other = other.parse::<BatchId>().map_err(|error| StoreError::Corrupt(error.to_string()))?;
+                        holders.push((record.record_id.clone(), other));
+                    }
+                }
+            }
+            if !holders.is_empty() {
+                return Ok(ClaimOutcome::AlreadyDelivered(holders));
+            }
+        }
+        set_state(&transaction, batch_id, from, to, None, now_ms)?;
+        let report_json =
+            serde_json::to_string(&result.report).map_err(|error| StoreError::Database(error.to_string()))?;
+        transaction.execute(
+            "UPDATE batches SET outcome = ?1, report_json = ?2, order_id = ?3 WHERE batch_id = ?4",
+            params![result.report.outcome.as_str(), report_json, result.order_id.as_ref().map(OrderId::as_str), batch_id],
+        )?;
+        // A batch validated again (after a retry) replaces what it stored before.
+        transaction.execute("DELETE FROM pages WHERE batch_id = ?1", [batch_id])?;
+        transaction.execute("DELETE FROM batch_records WHERE batch_id = ?1", [batch_id])?;
+        transaction.execute("DELETE FROM delivered_records WHERE batch_id = ?1", [batch_id])?;
+        if accepted {
+            let mut record_insert = transaction.prepare(
+                "INSERT INTO batch_records (batch_id, record_id, title, box_id, pages) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut claim = transaction.prepare("INSERT INTO delivered_records (record_id, batch_id) VALUES (?1, ?2)")?;
+            for record in &result.records {
+                record_insert.execute(params![batch_id, record.record_id.as_str(), record.title, record.box_id, record.pages])?;
+                claim.execute(params![record.record_id.as_str(), batch_id])?;
+            }
+            let mut page_insert = transaction.prepare(
+                "INSERT INTO pages (batch_id, record_id, page_no, document_no, file, file_page, sha256)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for page in &result.pages {
+                page_insert.execute(params![
+                    batch_id,
+                    page.record_id,
+                    page.page_no,
+                    page.document_no,
+                    page.file,
+                    page.file_page,
+                    page.sha256
+                ])?;
+            }
+        }
+        let report = &result.report;
+        let detail = format!(
+            "{}: {} reason(s), {} warning(s), {} record(s), {} page(s)",
+            report.outcome.as_str(),
+            report.reasons.len(),
+            report.warnings.len(),
+            result.records.len(),
+            result.pages.len()
+        );
+        insert_event(&transaction, &NewEvent::batch(batch_id, report.outcome.as_str(), detail), now_ms)?;
+        transaction.commit()?;
+        Ok(ClaimOutcome::Stored)
+    }
+
+    fn report(&self, batch_id: &str) -> Result<Option<AcceptanceReport>, StoreError> {
+        let connection = self.lock();
+        let json: Option<Option<String>> = connection
+            .query_row("SELECT report_json FROM batches WHERE batch_id = ?1", [batch_id], |row| row.get(0))
+            .optional()?;
+        match json.flatten() {
+            None => Ok(None),
+            Some(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|error| StoreError::Corrupt(format!("report of batch {batch_id}: {error}"))),
+        }
+    }
+
+    fn delivered(&self, record_ids: &[RecordId], this_batch: &str) -> Result<HashMap<RecordId, BatchId>, StoreError> {
+        let connection = self.lock();
+        let mut statement =
+            connection.prepare("SELECT batch_id FROM delivered_records WHERE record_id = ?1 AND batch_id <> ?2")?;
+        let mut delivered = HashMap::new();
+        for record_id in record_ids {
+            let holder: Option<String> =
+                statement.query_row(params![record_id.as_str(), this_batch], |row| row.get(0)).optional()?;
+            if let Some(holder) = holder {
+                let holder = holder.parse().map_err(|error: scan2dms_model::IdError| StoreError::Corrupt(error.to_string()))?;
+                delivered.insert(record_id.clone(), holder);
+            }
+        }
+        Ok(delivered)
+    }
+
+    fn append_event(&self, event: &NewEvent, now_ms: i64) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        insert_event(&transaction, event, now_ms)?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn events(&self, batch_id: &str) -> Result<Vec<EventRow>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT seq, at_ms, batch_id, record_id, page_no, kind, detail FROM events WHERE batch_id = ?1 ORDER BY seq",
+        )?;
+        let rows = statement.query_map([batch_id], |row| {
+            Ok(EventRow {
+                seq: row.get(0)?,
+                at_ms: row.get(1)?,
+                batch_id: row.get(2)?,
+                record_id: row.get(3)?,
+                page_no: row.get(4)?,
+                kind: row.get(5)?,
+                detail: row.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn pages(&self, batch_id: &str) -> Result<Vec<PageRecord>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT record_id, page_no, document_no, file, file_page, sha256 FROM pages
+             WHERE batch_id = ?1 ORDER BY record_id, page_no",
+        )?;
+        let rows = statement.query_map([batch_id], |row| {
+            Ok(PageRecord {
+                record_id: row.get(0)?,
+                page_no: row.get(1)?,
+                document_no: row.get(2)?,
+                file: row.get(3)?,
+                file_page: row.get(4)?,
+                sha256: row.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

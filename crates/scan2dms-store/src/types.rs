@@ -1,0 +1,148 @@
+//! Rows going into and coming out of the store. The store owns these types;
+//! callers convert from their own.
+
+use scan2dms_core::Batch;
+use scan2dms_model::{AcceptanceReport, BatchId, OrderId, RecordId, Series};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("batch {batch_id} changed under us: expected state {expected}, found {found}")]
+    Conflict { batch_id: String, expected: String, found: String },
+    #[error("batch {0} is not registered")]
+    UnknownBatch(String),
+    #[error("state database {path} has schema version {found}, newer than this scan2dms knows ({known}); upgrade scan2dms")]
+    SchemaTooNew { path: String, found: i64, known: i64 },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    pub order_id: OrderId,
+    pub series: Series,
+    pub source: String,
+    pub records: Vec<NewOrderRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrderRecord {
+    pub record_id: RecordId,
+    pub title: String,
+    pub box_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRow {
+    pub order_id: OrderId,
+    pub series: Series,
+    pub imported_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderProgress {
+    pub order_id: String,
+    pub series: String,
+    pub records: u64,
+    /// Records delivered in accepted batches.
+    pub delivered: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBatch {
+    pub batch_id: BatchId,
+    /// File or directory name the delivery arrived as.
+    pub source_name: String,
+    /// Where the delivery now lives in the work area.
+    pub source_path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    Registered(BatchRow),
+    AlreadyRegistered(BatchRow),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchRow {
+    pub batch_id: String,
+    pub source_name: String,
+    pub source_path: String,
+    pub batch: Batch,
+    pub order_id: Option<String>,
+    pub outcome: Option<String>,
+    pub last_error: Option<String>,
+    pub received_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub pages: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub batch_id: String,
+    pub record_id: Option<String>,
+    pub page_no: Option<u32>,
+    /// Short, stable, snake_case: `registered`, `claimed`, `accepted`, …
+    pub kind: String,
+    /// Free text or JSON; never OCR text or personal names.
+    pub detail: String,
+}
+
+impl NewEvent {
+    pub fn batch(batch_id: &str, kind: &str, detail: impl Into<String>) -> NewEvent {
+        NewEvent { batch_id: batch_id.to_owned(), record_id: None, page_no: None, kind: kind.to_owned(), detail: detail.into() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub seq: i64,
+    pub at_ms: i64,
+    pub batch_id: String,
+    pub record_id: Option<String>,
+    pub page_no: Option<u32>,
+    pub kind: String,
+    pub detail: String,
+}
+
+/// What validation hands to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationResult {
+    pub report: AcceptanceReport,
+    pub order_id: Option<OrderId>,
+    pub records: Vec<DeliveredRecord>,
+    pub pages: Vec<PageRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveredRecord {
+    pub record_id: RecordId,
+    pub title: String,
+    pub box_id: String,
+    pub pages: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRecord {
+    pub record_id: String,
+    pub page_no: u32,
+    pub document_no: Option<u32>,
+    pub file: String,
+    pub file_page: u32,
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    Stored,
+    /// Records another accepted batch delivered first, with that batch.
+    AlreadyDelivered(Vec<(RecordId, BatchId)>),
+}

@@ -1,0 +1,144 @@
+//! Behaviour every `StateStore` adapter must show.
+
+use scan2dms_core::{Batch, BatchState, Stage};
+use scan2dms_model::{AcceptanceReport, Finding, ReasonCode, Series};
+use scan2dms_store::*;
+
+use crate::adapters;
+
+fn order(records: &[(&str, &str)]) -> NewOrder {
+    NewOrder {
+        order_id: "ORD-1".parse().unwrap(),
+        series: Series::Personnel,
+        source: "ORD-1.csv".to_owned(),
+        records: records
+            .iter()
+            .map(|(id, title)| NewOrderRecord { record_id: id.parse().unwrap(), title: title.to_string(), box_id: "BOX-1".into() })
+            .collect(),
+    }
+}
+
+fn new_batch(id: &str) -> NewBatch {
+    NewBatch { batch_id: id.parse().unwrap(), source_name: id.to_owned(), source_path: format!("batches/{id}/source/{id}") }
+}
+
+fn running_validation() -> Batch {
+    Batch { state: BatchState::Running(Stage::Validate), attempts: 1, not_before_ms: None }
+}
+
+fn claim(store: &dyn StateStore, id: &str) {
+    store.transition(id, &Batch::received(), &running_validation(), &NewEvent::batch(id, "claimed", "validate"), 2).unwrap();
+}
+
+fn accepted_result(id: &str, records: &[&str]) -> ValidationResult {
+    ValidationResult {
+        report: AcceptanceReport::new(id, vec![], vec![]),
+        order_id: Some("ORD-1".parse().unwrap()),
+        records: records
+            .iter()
+            .map(|record| DeliveredRecord { record_id: record.parse().unwrap(), title: "T".into(), box_id: "BOX-1".into(), pages: 1 })
+            .collect(),
+        pages: records
+            .iter()
+            .map(|record| PageRecord {
+                record_id: record.to_string(),
+                page_no: 1,
+                document_no: Some(1),
+                file: format!("images/{record}.tif"),
+                file_page: 1,
+                sha256: Some("ab".repeat(32)),
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn order_import_merges_and_never_removes() {
+    for (name, store, _dir) in adapters() {
+        let first = store.import_order(&order(&[("PN-000001", "A"), ("PN-000002", "B")]), 1).unwrap();
+        assert_eq!(first, ImportSummary { added: 2, updated: 0, unchanged: 0 }, "{name}");
+        let again = store.import_order(&order(&[("PN-000002", "B2"), ("PN-000003", "C")]), 2).unwrap();
+        assert_eq!(again, ImportSummary { added: 1, updated: 1, unchanged: 0 }, "{name}");
+        let ids: Vec<String> = store.order_records(&"ORD-1".parse().unwrap()).unwrap().iter().map(ToString::to_string).collect();
+        assert_eq!(ids, ["PN-000001", "PN-000002", "PN-000003"], "{name}");
+        let mut tax = order(&[("KZ-2300-0000001", "X")]);
+        tax.series = Series::Tax;
+        assert!(store.import_order(&tax, 3).is_err(), "{name}: an order keeps its series");
+    }
+}
+
+#[test]
+fn a_batch_is_registered_once() {
+    for (name, store, _dir) in adapters() {
+        assert!(matches!(store.register_batch(&new_batch("B-1"), 1).unwrap(), Registration::Registered(_)), "{name}");
+        match store.register_batch(&new_batch("B-1"), 2).unwrap() {
+            Registration::AlreadyRegistered(row) => assert_eq!(row.received_at_ms, 1, "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+        assert_eq!(store.batches(None).unwrap().len(), 1, "{name}");
+        let kinds: Vec<String> = store.events("B-1").unwrap().into_iter().map(|event| event.kind).collect();
+        assert_eq!(kinds, ["registered"], "{name}");
+    }
+}
+
+#[test]
+fn transitions_are_compare_and_set() {
+    for (name, store, _dir) in adapters() {
+        store.register_batch(&new_batch("B-1"), 1).unwrap();
+        claim(&*store, "B-1");
+        let stale = store.transition("B-1", &Batch::received(), &running_validation(), &NewEvent::batch("B-1", "claimed", ""), 3);
+        assert!(matches!(stale, Err(StoreError::Conflict { .. })), "{name}: {stale:?}");
+        let unknown = store.transition("B-9", &Batch::received(), &running_validation(), &NewEvent::batch("B-9", "claimed", ""), 3);
+        assert!(matches!(unknown, Err(StoreError::UnknownBatch(_))), "{name}: {unknown:?}");
+        let row = store.batch("B-1").unwrap().unwrap();
+        assert_eq!(row.batch, running_validation(), "{name}");
+        assert_eq!(store.batches(Some("validating")).unwrap().len(), 1, "{name}");
+        assert_eq!(store.events("B-1").unwrap().len(), 2, "{name}: the stale claim logged nothing");
+    }
+}
+
+#[test]
+fn a_record_is_delivered_by_one_accepted_batch_only() {
+    for (name, store, _dir) in adapters() {
+        store.import_order(&order(&[("PN-000001", "A"), ("PN-000002", "B")]), 1).unwrap();
+        for id in ["B-1", "B-2"] {
+            store.register_batch(&new_batch(id), 1).unwrap();
+            claim(&*store, id);
+        }
+        let accepted = Batch { state: BatchState::Pending(Stage::Ocr), attempts: 0, not_before_ms: None };
+        let outcome =
+            store.finish_validation("B-1", &running_validation(), &accepted, &accepted_result("B-1", &["PN-000001"]), 3).unwrap();
+        assert_eq!(outcome, ClaimOutcome::Stored, "{name}");
+        let outcome = store
+            .finish_validation("B-2", &running_validation(), &accepted, &accepted_result("B-2", &["PN-000001", "PN-000002"]), 4)
+            .unwrap();
+        assert_eq!(
+            outcome,
+            ClaimOutcome::AlreadyDelivered(vec![("PN-000001".parse().unwrap(), "B-1".parse().unwrap())]),
+            "{name}"
+        );
+        assert_eq!(store.batch("B-2").unwrap().unwrap().batch, running_validation(), "{name}: nothing written");
+        let delivered = store.delivered(&["PN-000001".parse().unwrap()], "B-2").unwrap();
+        assert_eq!(delivered.len(), 1, "{name}");
+        assert!(store.delivered(&["PN-000001".parse().unwrap()], "B-1").unwrap().is_empty(), "{name}");
+        let progress = store.order_progress().unwrap();
+        assert_eq!((progress[0].records, progress[0].delivered), (2, 1), "{name}");
+        assert_eq!(store.pages("B-1").unwrap().len(), 1, "{name}");
+        assert_eq!(store.report("B-1").unwrap().unwrap().batch_id, "B-1", "{name}");
+    }
+}
+
+#[test]
+fn a_rejected_batch_stores_its_report_but_claims_nothing() {
+    for (name, store, _dir) in adapters() {
+        store.register_batch(&new_batch("B-1"), 1).unwrap();
+        claim(&*store, "B-1");
+        let mut result = accepted_result("B-1", &["PN-000001"]);
+        result.report = AcceptanceReport::new("B-1", vec![Finding::new(ReasonCode::PageGap, "page 2 missing")], vec![]);
+        let rejected = Batch { state: BatchState::Rejected, attempts: 1, not_before_ms: None };
+        store.finish_validation("B-1", &running_validation(), &rejected, &result, 3).unwrap();
+        assert_eq!(store.report("B-1").unwrap().unwrap().reasons[0].code, ReasonCode::PageGap, "{name}");
+        assert!(store.delivered(&["PN-000001".parse().unwrap()], "X").unwrap().is_empty(), "{name}");
+        assert_eq!(store.batch("B-1").unwrap().unwrap().outcome.as_deref(), Some("rejected"), "{name}");
+    }
+}
