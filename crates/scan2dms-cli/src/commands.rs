@@ -1,0 +1,223 @@
+//! One function per subcommand.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, bail};
+use scan2dms_config::{PipelineConfig, StoreConfig};
+use scan2dms_core::{BatchState, Event, Stage};
+use scan2dms_delivery::archive::{self, ArchiveLimits};
+use scan2dms_delivery::{DirectoryOrderBook, OrderBook, read_order_list, validate_delivery};
+use scan2dms_model::{AcceptanceReport, Finding, ReasonCode};
+use scan2dms_runtime::{Pipeline, RunOptions, StoreOrderBook, now_ms, validate_options};
+use scan2dms_store::{NewOrder, NewOrderRecord, SqliteStore, StateStore};
+
+use crate::output::{self, ProgressObserver};
+use crate::{BagCommand, Cli, Command, OrdersCommand};
+
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = load_config(cli.config.as_deref())?;
+    let data_dir = cli.data_dir.clone();
+    match cli.command {
+        Command::Orders(OrdersCommand::Import { files }) => orders_import(&open_store(&config, &data_dir)?, &files),
+        Command::Orders(OrdersCommand::List { json }) => orders_list(&*open_store(&config, &data_dir)?, json),
+        Command::Validate { path, orders, json } => validate(&config, &data_dir, &path, orders.as_deref(), json),
+        Command::Bag(BagCommand::Validate { path, json }) => bag_validate(&config, &path, json),
+        Command::Run { inbox, once } => run(config, &data_dir, inbox, once),
+        Command::Status { json } => output::status(&*open_store(&config, &data_dir)?, json),
+        Command::Batches { state, json } => {
+            if let Some(state) = &state {
+                state.parse::<BatchState>().map_err(anyhow::Error::msg)?;
+            }
+            output::batches(&*open_store(&config, &data_dir)?, state.as_deref(), json)
+        }
+        Command::Report { batch, json } => report(&*open_store(&config, &data_dir)?, &batch, json),
+        Command::Events { batch, json } => output::events(&*open_store(&config, &data_dir)?, &batch, json),
+        Command::Retry { batch, from_stage } => retry(config, &data_dir, &batch, from_stage.as_deref()),
+    }
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<PipelineConfig> {
+    let Some(path) = path else { return Ok(scan2dms_config::defaults()) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+    Ok(scan2dms_config::from_toml(&text, &path.display().to_string())?)
+}
+
+fn open_store(config: &PipelineConfig, data_dir: &Path) -> anyhow::Result<Arc<dyn StateStore>> {
+    match &config.store {
+        StoreConfig::Sqlite { path } => {
+            std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+            Ok(Arc::new(SqliteStore::open(&data_dir.join(path))?))
+        }
+        StoreConfig::Postgres { .. } => bail!("store.url: PostgreSQL is not supported by this build yet; use sqlite://"),
+    }
+}
+
+fn orders_import(store: &Arc<dyn StateStore>, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    // Parse all first: one broken list stops the import before anything is written.
+    let mut lists = Vec::new();
+    let mut problems = Vec::new();
+    for file in files {
+        match read_order_list(file) {
+            Ok(list) => lists.push((file, list)),
+            Err(error) => problems.push(error.to_string()),
+        }
+    }
+    if !problems.is_empty() {
+        bail!("nothing imported:\n{}", problems.join("\n"));
+    }
+    for (file, list) in lists {
+        let order = NewOrder {
+            order_id: list.order_id.clone(),
+            series: list.series,
+            source: file.display().to_string(),
+            records: list
+                .records
+                .into_iter()
+                .map(|record| NewOrderRecord { record_id: record.record_id, title: record.title, box_id: record.box_id })
+                .collect(),
+        };
+        let summary = store.import_order(&order, now_ms()).with_context(|| format!("importing {}", file.display()))?;
+        println!(
+            "order {} ({}): {} added, {} updated, {} unchanged",
+            order.order_id, order.series, summary.added, summary.updated, summary.unchanged
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn orders_list(store: &dyn StateStore, json: bool) -> anyhow::Result<ExitCode> {
+    output::orders(store, json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(
+    config: &PipelineConfig,
+    data_dir: &Path,
+    path: &Path,
+    orders: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let store;
+    let directory_book;
+    let book: &dyn OrderBook = match orders {
+        Some(dir) => {
+            directory_book = DirectoryOrderBook::read(dir).map_err(|error| anyhow::anyhow!("{error}"))?;
+            &directory_book
+        }
+        None => {
+            store = open_store(config, data_dir)?;
+            &StoreOrderBook(&*store)
+        }
+    };
+    let unpacked = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let bag_dir = match unpack_for_check(config, path, unpacked.path())? {
+        Ok(bag_dir) => bag_dir,
+        Err(reason) => {
+            let name = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+            let report = AcceptanceReport::new(name, vec![reason], Vec::new());
+            output::print_report(&report, &[], json)?;
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let progress = output::spinner(&format!("validating {}", path.display()));
+    let result = validate_delivery(&bag_dir, book, &validate_options(config));
+    progress.finish_and_clear();
+    let validation = result?;
+    // Without a store the history check is off; `--orders` makes that explicit.
+    let notes = if orders.is_some() { validation.notes.clone() } else { Vec::new() };
+    output::print_report(&validation.report, &notes, json)?;
+    Ok(if validation.report.is_accepted() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// A directory as it is, an archive unpacked (with the pipeline's limits).
+fn unpack_for_check(config: &PipelineConfig, path: &Path, into: &Path) -> anyhow::Result<Result<PathBuf, Finding<ReasonCode>>> {
+    let metadata = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if metadata.is_dir() {
+        return Ok(Ok(path.to_owned()));
+    }
+    let limits = ArchiveLimits {
+        max_total_bytes: config.limits.max_archive_bytes,
+        max_entries: config.limits.max_archive_entries,
+        max_compression_ratio: config.limits.max_compression_ratio,
+    };
+    let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    match archive::extract(path, into, &limits) {
+        Ok(extracted) => Ok(Ok(extracted.bag_root)),
+        Err(error) => match error.reason_code() {
+            Some(code) => Ok(Err(Finding::new(code, error.to_string()).file(name))),
+            None => Err(error).with_context(|| format!("cannot unpack {}", path.display())),
+        },
+    }
+}
+
+fn bag_validate(config: &PipelineConfig, path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let threads = (config.validation.threads > 0).then_some(config.validation.threads);
+    let progress = output::spinner(&format!("checking {}", path.display()));
+    let result = scan2dms_bagit::validate_bag(path, &scan2dms_bagit::ValidateOptions { threads });
+    progress.finish_and_clear();
+    let report = result?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&output::BagJson::from(&report))?);
+    } else if report.is_valid() {
+        let (octets, files) = report.payload_oxum();
+        println!("{}: valid bag ({files} payload files, {octets} bytes)", path.display());
+    } else {
+        println!("{}: invalid bag ({} problems)", path.display(), report.findings.len());
+        for finding in &report.findings {
+            println!("  - {finding}");
+        }
+    }
+    Ok(if report.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn run(config: PipelineConfig, data_dir: &Path, inbox: Option<PathBuf>, once: bool) -> anyhow::Result<ExitCode> {
+    let store = open_store(&config, data_dir)?;
+    let inbox_dir = inbox.unwrap_or_else(|| data_dir.join(&config.intake.inbox_dir));
+    let shutdown = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&shutdown)).context("cannot install signal handlers")?;
+    }
+    let pipeline = Pipeline::new(store, config, data_dir);
+    let observer = ProgressObserver::new();
+    let summary = pipeline.run(&RunOptions { inbox_dir: inbox_dir.clone(), once }, &shutdown, &observer)?;
+    observer.finish();
+    println!(
+        "inbox {}: {} registered, {} refused; {} accepted, {} rejected, {} failed",
+        inbox_dir.display(),
+        summary.registered,
+        summary.refused,
+        summary.accepted,
+        summary.rejected,
+        summary.failed
+    );
+    let waiting = pipeline.store.batches(Some("accepted"))?.len();
+    if waiting > 0 {
+        println!("{waiting} accepted batch(es) wait for OCR, which this build does not run yet");
+    }
+    println!("reports: {}", pipeline.reports_dir().display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(store: &dyn StateStore, batch_id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let Some(row) = store.batch(batch_id)? else { bail!("batch {batch_id} is not registered") };
+    let Some(report) = store.report(batch_id)? else {
+        bail!("batch {batch_id} has no report yet (state {})", row.batch.state);
+    };
+    output::print_report(&report, &[], json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn retry(config: PipelineConfig, data_dir: &Path, batch_id: &str, from_stage: Option<&str>) -> anyhow::Result<ExitCode> {
+    let store = open_store(&config, data_dir)?;
+    let from = from_stage.map(str::parse::<Stage>).transpose().map_err(anyhow::Error::msg)?;
+    let Some(row) = store.batch(batch_id)? else { bail!("batch {batch_id} is not registered") };
+    let pipeline = Pipeline::new(store, config, data_dir);
+    let next = pipeline
+        .apply(&row, &Event::RetryRequested { from })
+        .with_context(|| format!("batch {batch_id} cannot be retried from state {}", row.batch.state))?;
+    println!("batch {batch_id}: {} -> {}; `scan2dms run` picks it up", row.batch.state, next.state);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,131 @@
+//! `scan2dms`: the operator's command line.
+//!
+//! A thin binary: it parses arguments, picks the adapters (the SQLite store
+//! today), hands work to the library crates and maps results to exit codes a
+//! script can rely on. Output meant for machines comes with `--json`; people
+//! get plain text, and progress on a terminal.
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Move a city's scanned paper files into its DMS: complete, correct,
+/// searchable and audit-proof.
+#[derive(Debug, Parser)]
+#[command(name = "scan2dms", version, about)]
+pub struct Cli {
+    /// State database and work area.
+    #[arg(long, global = true, value_name = "DIR", default_value = "./scan2dms-data", env = "SCAN2DMS_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Configuration file (default: built-in defaults, see pipeline.toml).
+    #[arg(long, global = true, value_name = "FILE", env = "SCAN2DMS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log filter for stderr, e.g. `info` or `scan2dms_runtime=debug`.
+    #[arg(long, global = true, value_name = "FILTER", env = "SCAN2DMS_LOG", default_value = "warn")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Order lists from the city.
+    #[command(subcommand)]
+    Orders(OrdersCommand),
+    /// Check one delivery without registering it; prints the acceptance report.
+    /// Exit 0 accepted, 1 rejected, 2 could not run.
+    Validate {
+        /// A bag directory, .zip or .tar.
+        path: PathBuf,
+        /// Directory of <order_id>.csv order lists (default: orders in the state store).
+        #[arg(long, value_name = "DIR")]
+        orders: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Plain BagIt (RFC 8493) checks of any bag.
+    #[command(subcommand)]
+    Bag(BagCommand),
+    /// Take deliveries from the inbox and run them through the pipeline.
+    Run {
+        /// Inbox directory (default: intake.inbox_dir of the config, inside the data directory).
+        #[arg(long, value_name = "DIR")]
+        inbox: Option<PathBuf>,
+        /// Take everything now and exit when nothing is left to do.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Batches per state and progress per order.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List batches.
+    Batches {
+        /// Only batches in this state (e.g. received, rejected, accepted, done).
+        #[arg(long, value_name = "STATE")]
+        state: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The acceptance report of a batch.
+    Report {
+        batch: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The processing record (event log) of a batch.
+    Events {
+        batch: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a failed or rejected batch again.
+    Retry {
+        batch: String,
+        /// Stage to start from (validate, ocr, efile, push, verify); default the stage that failed.
+        #[arg(long, value_name = "STAGE")]
+        from_stage: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrdersCommand {
+    /// Import order lists (<order_id>.csv); re-importing adds and updates, never removes.
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Orders with their delivery progress.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BagCommand {
+    /// Validate a bag per RFC 8493. Exit 0 valid, 1 invalid, 2 could not run.
+    Validate {
+        path: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match commands::dispatch(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! What the CLI prints: text for people, JSON for machines, progress on a
+//! terminal.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use scan2dms_model::AcceptanceReport;
+use scan2dms_runtime::{Note, Observer};
+use scan2dms_store::{BatchRow, StateStore};
+use serde::Serialize;
+
+fn timestamp(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map(|at| at.round(jiff::Unit::Second).unwrap_or(at).to_string()).unwrap_or_default()
+}
+
+/// A spinner on a terminal, nothing otherwise.
+pub fn spinner(message: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner().with_message(message.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Shows the run: a spinner with the current step on a terminal, one plain
+/// line per event otherwise.
+pub struct ProgressObserver {
+    bar: Option<ProgressBar>,
+}
+
+impl ProgressObserver {
+    pub fn new() -> ProgressObserver {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        ProgressObserver { bar }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn line(&self, text: String) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+}
+
+impl Observer for ProgressObserver {
+    fn note(&self, note: &Note) {
+        match note {
+            Note::Registered { batch_id, source_name } => self.line(format!("registered {batch_id} ({source_name})")),
+            Note::Refused { name, reason } => self.line(format!("refused {name}: {reason}")),
+            Note::StageStarted { batch_id, stage } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!("{stage} {batch_id}"));
+                }
+            }
+            Note::Validated { batch_id, outcome, reasons, warnings } => {
+                self.line(format!("{batch_id}: {outcome} ({reasons} reasons, {warnings} warnings)"))
+            }
+            Note::StageFailed { batch_id, stage, error, gave_up } => {
+                let then = if *gave_up { "gave up, needs an operator" } else { "will retry" };
+                self.line(format!("{batch_id}: {stage} failed ({then}): {error}"))
+            }
+            Note::Resumed { batch_id, state } => self.line(format!("{batch_id}: resumed after an interrupted {state}")),
+        }
+    }
+}
+
+pub fn print_report(report: &AcceptanceReport, notes: &[String], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{report}");
+        for note in notes {
+            println!("note: {note}");
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+pub struct BagJson<'a> {
+    valid: bool,
+    version: Option<String>,
+    payload_bytes: u64,
+    payload_files: u64,
+    findings: &'a [scan2dms_bagit::BagFinding],
+}
+
+impl<'a> From<&'a scan2dms_bagit::BagReport> for BagJson<'a> {
+    fn from(report: &'a scan2dms_bagit::BagReport) -> BagJson<'a> {
+        let (payload_bytes, payload_files) = report.payload_oxum();
+        BagJson {
+            valid: report.is_valid(),
+            version: report.version.map(|(major, minor)| format!("{major}.{minor}")),
+            payload_bytes,
+            payload_files,
+            findings: &report.findings,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct BatchJson<'a> {
+    batch_id: &'a str,
+    state: String,
+    attempts: u32,
+    outcome: Option<&'a str>,
+    order_id: Option<&'a str>,
+    source_name: &'a str,
+    pages: u64,
+    received_at: String,
+    updated_at: String,
+    last_error: Option<&'a str>,
+}
+
+impl<'a> From<&'a BatchRow> for BatchJson<'a> {
+    fn from(row: &'a BatchRow) -> BatchJson<'a> {
+        BatchJson {
+            batch_id: &row.batch_id,
+            state: row.batch.state.name(),
+            attempts: row.batch.attempts,
+            outcome: row.outcome.as_deref(),
+            order_id: row.order_id.as_deref(),
+            source_name: &row.source_name,
+            pages: row.pages,
+            received_at: timestamp(row.received_at_ms),
+            updated_at: timestamp(row.updated_at_ms),
+            last_error: row.last_error.as_deref(),
+        }
+    }
+}
+
+pub fn batches(store: &dyn StateStore, state: Option<&str>, json: bool) -> anyhow::Result<std::process::ExitCode> {
+    let rows = store.batches(state)?;
+    if json {
+        let list: Vec<BatchJson<'_>> = rows.iter().map(BatchJson::from).collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    println!("{:<24} {:<18} {:<24} {:>6}  {}", "BATCH", "STATE", "OUTCOME", "PAGES", "UPDATED");
+    for row in &rows {
+        let mut state = row.batch.state.name();
+        if row.batch.attempts > 1 {
+            state.push_str(&format!(" ({}x)", row.batch.attempts));
+        }
+        println!(
+            "{:<24} {:<18} {:<24} {:>6}  {}",
+            row.batch_id,
+            state,
+            row.outcome.as_deref().unwrap_or("-"),
+            row.pages,
+            timestamp(row.updated_at_ms)
+        );
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct StatusJson {
+    batches: BTreeMap<String, usize>,
+    orders: Vec<OrderJson>,
+}
+
+#[derive(Serialize)]
+struct OrderJson {
+    order_id: String,
+    series: String,
+    records: u64,
+    delivered: u64,
+}
+
+fn order_json(store: &dyn StateStore) -> anyhow::Result<Vec<OrderJson>> {
+    Ok(store
+        .order_progress()?
+        .into_iter()
+        .map(|order| OrderJson { order_id: order.order_id, series: order.series, records: order.records, delivered: order.delivered })
+        .collect())
+}
+
+pub fn status(store: &dyn StateStore, json: bool) -> anyhow::Result<std::process::ExitCode> {
+    let mut counts = BTreeMap::new();
+    for row in store.batches(None)? {
+        *counts.entry(row.batch.state.name()).or_insert(0) += 1;
+    }
+    let orders = order_json(store)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&StatusJson { batches: counts, orders })?);
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    println!("batches:");
+    if counts.is_empty() {
+        println!("  none yet");
+    }
+    for (state, count) in &counts {
+        println!("  {state:<18} {count:>6}");
+    }
+    print_orders(&orders);
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn print_orders(orders: &[OrderJson]) {
+    println!("orders:");
+    if orders.is_empty() {
+        println!("  none imported (scan2dms orders import FILE...)");
+    }
+    for order in orders {
+        println!(
+            "  {:<20} {:<10} {:>6} of {:>6} records delivered",
+            order.order_id, order.series, order.delivered, order.records
+        );
+    }
+}
+
+pub fn orders(store: &dyn StateStore, json: bool) -> anyhow::Result<()> {
+    let orders = order_json(store)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&orders)?);
+    } else {
+        print_orders(&orders);
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct EventJson<'a> {
+    seq: i64,
+    at: String,
+    record_id: Option<&'a str>,
+    page_no: Option<u32>,
+    kind: &'a str,
+    detail: &'a str,
+}
+
+pub fn events(store: &dyn StateStore, batch_id: &str, json: bool) -> anyhow::Result<std::process::ExitCode> {
+    if store.batch(batch_id)?.is_none() {
+        anyhow::bail!("batch {batch_id} is not registered");
+    }
+    let events = store.events(batch_id)?;
+    let list: Vec<EventJson<'_>> = events
+        .iter()
+        .map(|event| EventJson {
+            seq: event.seq,
+            at: timestamp(event.at_ms),
+            record_id: event.record_id.as_deref(),
+            page_no: event.page_no,
+            kind: &event.kind,
+            detail: &event.detail,
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else {
+        for event in &list {
+            println!("{} {:<16} {}", event.at, event.kind, event.detail);
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
