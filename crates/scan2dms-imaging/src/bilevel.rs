@@ -1,0 +1,109 @@
+//! Bitonal helpers: unpacking packed low-bit-depth rows and decoding raw
+//! CCITT fax streams (PDF `CCITTFaxDecode`, TIFF Group 3) with the `fax`
+//! crate, straight into 8-bit gray.
+//!
+//! The caller has checked the pixel count; these functions allocate exactly
+//! `width * height` bytes and never more. They do not know about photometric
+//! interpretation: the caller says which gray value a fax "white" run gets.
+
+use fax::Color;
+use image::GrayImage;
+
+/// Expands rows of `bits`-per-sample gray (1, 2 or 4 bits, MSB first, each row
+/// padded to a whole byte) into 8-bit gray, scaling the maximum to 255.
+/// Returns `None` when `data` is too short.
+pub(crate) fn unpack_rows(data: &[u8], width: u32, height: u32, bits: u8) -> Option<GrayImage> {
+    let bits = u32::from(bits);
+    if !matches!(bits, 1 | 2 | 4) {
+        return None;
+    }
+    let row_bytes = (width as usize * bits as usize).div_ceil(8);
+    if data.len() < row_bytes.checked_mul(height as usize)? {
+        return None;
+    }
+    let max = (1u32 << bits) - 1;
+    let per_byte = 8 / bits;
+    let mut gray = GrayImage::new(width, height);
+    for (y, row) in data
+        .chunks_exact(row_bytes)
+        .take(height as usize)
+        .enumerate()
+    {
+        for x in 0..width {
+            let byte = row[(x / per_byte) as usize];
+            let shift = 8 - bits * (x % per_byte + 1);
+            let sample = (u32::from(byte) >> shift) & max;
+            gray.put_pixel(x, y as u32, image::Luma([(sample * 255 / max) as u8]));
+        }
+    }
+    Some(gray)
+}
+
+/// Decodes a CCITT Group 4 (T.6) stream of `width x height` pixels. A fax
+/// white pixel becomes `white_value`, a black one its complement.
+/// Returns `None` when the stream is not valid G4.
+pub(crate) fn decode_g4(
+    data: &[u8],
+    width: u32,
+    height: u32,
+    white_value: u8,
+) -> Option<GrayImage> {
+    let width16 = u16::try_from(width).ok()?;
+    let height16 = u16::try_from(height).ok()?;
+    let mut gray = GrayImage::new(width, height);
+    let mut y = 0u32;
+    let finished = fax::decoder::decode_g4(data.iter().copied(), width16, Some(height16), |line| {
+        if y < height {
+            write_line(&mut gray, y, line, width16, white_value);
+        }
+        y += 1;
+    });
+    finished.map(|()| gray)
+}
+
+/// Decodes a one-dimensional CCITT Group 3 (T.4, modified Huffman with EOL
+/// codes) stream. Lines beyond `height` are ignored, missing lines stay
+/// white. Returns `None` when the stream is not valid G3.
+pub(crate) fn decode_g3(
+    data: &[u8],
+    width: u32,
+    height: u32,
+    white_value: u8,
+) -> Option<GrayImage> {
+    let width16 = u16::try_from(width).ok()?;
+    let mut gray = GrayImage::from_pixel(width, height, image::Luma([white_value]));
+    let mut y = 0u32;
+    let mut decoded_lines = 0u32;
+    let finished = fax::decoder::decode_g3(data.iter().copied(), |line| {
+        if y < height {
+            write_line(&mut gray, y, line, width16, white_value);
+            decoded_lines += 1;
+        }
+        y += 1;
+    });
+    // A stream that ends without its return-to-control marker is accepted
+    // when it produced every line.
+    if finished.is_some() || decoded_lines == height {
+        Some(gray)
+    } else {
+        None
+    }
+}
+
+fn write_line(gray: &mut GrayImage, y: u32, transitions: &[u16], width: u16, white_value: u8) {
+    let black_value = !white_value;
+    for (x, color) in fax::decoder::pels(transitions, width).enumerate() {
+        let value = match color {
+            Color::White => white_value,
+            Color::Black => black_value,
+        };
+        gray.put_pixel(x as u32, y, image::Luma([value]));
+    }
+}
+
+/// Reverses the bit order of every byte (TIFF `FillOrder = 2`).
+pub(crate) fn reverse_bits_in_place(data: &mut [u8]) {
+    for byte in data {
+        *byte = byte.reverse_bits();
+    }
+}
