@@ -27,9 +27,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use rayon::prelude::*;
-use scan2dms_bagit::{
-    Algorithm, ValidateOptions, digest_bytes, digest_file, manifest_line, validate_bag,
-};
+use scan2dms_bagit::{Algorithm, ValidateOptions, digest_bytes, digest_file, manifest_line, validate_bag};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -43,22 +41,14 @@ const DEFAULT_REPETITIONS: usize = 3;
 const BAGIT_PYTHON: &str = "bagit-python --validate";
 
 fn main() -> Result<()> {
-    let workspace_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .ok_or("benches crate has no parent directory")?
-        .to_path_buf();
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_dir.join("target"));
+    let workspace_dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("benches crate has no parent directory")?.to_path_buf();
+    let target_dir =
+        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_dir.join("target"));
     let bag_dir = target_dir.join("bench-data").join("bag-1g");
 
     let (payload_bytes, payload_count) = ensure_bag(&bag_dir)?;
-    println!(
-        "bag: {} ({} payload files, {:.2} GB)",
-        bag_dir.display(),
-        payload_count,
-        payload_bytes as f64 / 1e9
-    );
+    println!("bag: {} ({} payload files, {:.2} GB)", bag_dir.display(), payload_count, payload_bytes as f64 / 1e9);
 
     print!("warming the page cache ... ");
     std::io::stdout().flush()?;
@@ -83,20 +73,13 @@ fn main() -> Result<()> {
     if let Some(binary) = ensure_cli_binary(&workspace_dir, &target_dir, &mut notes) {
         let mut command = Command::new(binary);
         command.args(["bag", "validate"]).arg(&bag_dir);
-        tools.push(Tool::command(
-            "scan2dms bag validate (release binary)",
-            command,
-        ));
+        tools.push(Tool::command("scan2dms bag validate (release binary)", command));
     }
     tools.push(Tool {
         name: "scan2dms-bagit library, in-process".to_owned(),
         run: Box::new(|| {
             let report = validate_bag(&bag_dir, &ValidateOptions::default())?;
-            if report.is_valid() {
-                Ok(())
-            } else {
-                Err("library reports the bag invalid".into())
-            }
+            if report.is_valid() { Ok(()) } else { Err("library reports the bag invalid".into()) }
         }),
     });
 
@@ -106,27 +89,15 @@ fn main() -> Result<()> {
         command.args(["-m", "bagit", "--validate"]).arg(&bag_dir);
         tools.push(Tool::command(BAGIT_PYTHON, command));
         let mut command = Command::new("python3");
-        command
-            .args(["-m", "bagit", "--validate", "--processes", "2"])
-            .arg(&bag_dir);
-        tools.push(Tool::command(
-            "bagit-python --validate --processes 2",
-            command,
-        ));
+        command.args(["-m", "bagit", "--validate", "--processes", "2"]).arg(&bag_dir);
+        tools.push(Tool::command("bagit-python --validate --processes 2", command));
     } else {
-        notes.push(
-            "bagit-python not installed (python3 -c 'import bagit' fails): not measured".to_owned(),
-        );
+        notes.push("bagit-python not installed (python3 -c 'import bagit' fails): not measured".to_owned());
     }
 
     // (d) sha256sum over the payload, one process, for context.
     let mut command = Command::new("sha256sum");
-    command.args(
-        report
-            .payload_files
-            .iter()
-            .map(|file| bag_dir.join(&file.path)),
-    );
+    command.args(report.payload_files.iter().map(|file| bag_dir.join(&file.path)));
     tools.push(Tool::command("sha256sum (1 process)", command));
 
     // Round-robin: repetition i of every tool runs before repetition i + 1 of
@@ -140,11 +111,8 @@ fn main() -> Result<()> {
             tool_runs.push(started.elapsed().as_secs_f64());
         }
     }
-    let mut rows: Vec<Row> = tools
-        .iter()
-        .zip(runs)
-        .map(|(tool, runs_secs)| Row::from_runs(&tool.name, runs_secs, payload_bytes))
-        .collect();
+    let mut rows: Vec<Row> =
+        tools.iter().zip(runs).map(|(tool, runs_secs)| Row::from_runs(&tool.name, runs_secs, payload_bytes)).collect();
 
     // (c) openssl's own SHA-256 speed, one and two cores.
     let openssl_one_core = openssl_sha256_bytes_per_sec(1);
@@ -176,20 +144,12 @@ fn main() -> Result<()> {
     let scan2dms_row = rows
         .iter()
         .find(|row| row.tool.starts_with("scan2dms bag validate"))
-        .or_else(|| {
-            rows.iter()
-                .find(|row| row.tool.starts_with("scan2dms-bagit library"))
-        })
+        .or_else(|| rows.iter().find(|row| row.tool.starts_with("scan2dms-bagit library")))
         .ok_or("no scan2dms measurement")?;
-    let bagit_python_row = rows
-        .iter()
-        .find(|row| row.tool == "bagit-python --validate");
-    let ratio_vs_bagit_python =
-        bagit_python_row.map(|row| scan2dms_row.gb_per_sec / row.gb_per_sec);
-    let ratio_vs_openssl_two_cores = openssl_two_cores
-        .as_ref()
-        .ok()
-        .map(|bytes_per_sec| scan2dms_row.gb_per_sec / (bytes_per_sec / 1e9));
+    let bagit_python_row = rows.iter().find(|row| row.tool == "bagit-python --validate");
+    let ratio_vs_bagit_python = bagit_python_row.map(|row| scan2dms_row.gb_per_sec / row.gb_per_sec);
+    let ratio_vs_openssl_two_cores =
+        openssl_two_cores.as_ref().ok().map(|bytes_per_sec| scan2dms_row.gb_per_sec / (bytes_per_sec / 1e9));
 
     print_table(&rows);
     println!();
@@ -250,12 +210,8 @@ impl<'a> Tool<'a> {
                 if output.status.success() {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "exit status {}: {}",
-                        output.status,
-                        String::from_utf8_lossy(&output.stderr).trim()
-                    )
-                    .into())
+                    Err(format!("exit status {}: {}", output.status, String::from_utf8_lossy(&output.stderr).trim())
+                        .into())
                 }
             }),
         }
@@ -291,20 +247,10 @@ impl Row {
 
 fn print_table(rows: &[Row]) {
     println!();
-    println!(
-        "{:<40} {:>9} {:>7} {:>9}   runs (s)",
-        "tool", "median s", "GB/s", "best GB/s"
-    );
+    println!("{:<40} {:>9} {:>7} {:>9}   runs (s)", "tool", "median s", "GB/s", "best GB/s");
     for row in rows {
-        let median = row
-            .median_secs
-            .map(|secs| format!("{secs:.3}"))
-            .unwrap_or_else(|| "-".to_owned());
-        let runs: Vec<String> = row
-            .runs_secs
-            .iter()
-            .map(|secs| format!("{secs:.3}"))
-            .collect();
+        let median = row.median_secs.map(|secs| format!("{secs:.3}")).unwrap_or_else(|| "-".to_owned());
+        let runs: Vec<String> = row.runs_secs.iter().map(|secs| format!("{secs:.3}")).collect();
         println!(
             "{:<40} {:>9} {:>7.2} {:>9.2}   {}",
             row.tool,
@@ -318,21 +264,12 @@ fn print_table(rows: &[Row]) {
 
 /// The 1-minute load average, from /proc/loadavg.
 fn load_average() -> Option<f64> {
-    fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
 }
 
 /// `target/release/scan2dms`, rebuilt if its sources changed; `None` (with a
 /// note) when the CLI crate does not build.
-fn ensure_cli_binary(
-    workspace_dir: &Path,
-    target_dir: &Path,
-    notes: &mut Vec<String>,
-) -> Option<PathBuf> {
+fn ensure_cli_binary(workspace_dir: &Path, target_dir: &Path, notes: &mut Vec<String>) -> Option<PathBuf> {
     let binary = target_dir.join("release").join("scan2dms");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     println!("building the scan2dms binary (cargo build --release -p scan2dms-cli) ...");
@@ -346,15 +283,8 @@ fn ensure_cli_binary(
         Ok(output) if output.status.success() => true,
         Ok(output) => {
             let stderr = String::from_utf8_lossy(&output.stderr);
-            let last_line = stderr
-                .lines()
-                .rev()
-                .find(|line| !line.trim().is_empty())
-                .unwrap_or("");
-            notes.push(format!(
-                "cargo build --release -p scan2dms-cli failed: {}",
-                last_line.trim()
-            ));
+            let last_line = stderr.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("");
+            notes.push(format!("cargo build --release -p scan2dms-cli failed: {}", last_line.trim()));
             false
         }
         Err(error) => {
@@ -364,16 +294,12 @@ fn ensure_cli_binary(
     };
     if binary.is_file() {
         if !built {
-            notes.push(format!(
-                "measured the existing, possibly stale {}",
-                binary.display()
-            ));
+            notes.push(format!("measured the existing, possibly stale {}", binary.display()));
         }
         Some(binary)
     } else {
-        notes.push(
-            "scan2dms binary not available: the scan2dms-bagit library, in-process, stands in for it".to_owned(),
-        );
+        notes
+            .push("scan2dms binary not available: the scan2dms-bagit library, in-process, stands in for it".to_owned());
         None
     }
 }
@@ -393,17 +319,7 @@ fn python_bagit_available() -> bool {
 fn openssl_sha256_bytes_per_sec(processes: usize) -> Result<f64> {
     println!("openssl speed -evp sha256 -multi {processes} ...");
     let output = Command::new("openssl")
-        .args([
-            "speed",
-            "-evp",
-            "sha256",
-            "-multi",
-            &processes.to_string(),
-            "-bytes",
-            "16384",
-            "-seconds",
-            "3",
-        ])
+        .args(["speed", "-evp", "sha256", "-multi", &processes.to_string(), "-bytes", "16384", "-seconds", "3"])
         .stderr(Stdio::null())
         .output()?;
     if !output.status.success() {
@@ -465,14 +381,10 @@ fn ensure_bag(bag_dir: &Path) -> Result<(u64, u64)> {
     );
     let sizes = file_sizes();
     let totals = (sizes.iter().sum::<u64>(), sizes.len() as u64);
-    if fs::read_to_string(&marker_path).is_ok_and(|marker| marker == parameters) && bag_dir.is_dir()
-    {
+    if fs::read_to_string(&marker_path).is_ok_and(|marker| marker == parameters) && bag_dir.is_dir() {
         return Ok(totals);
     }
-    println!(
-        "generating the bench bag in {} (once) ...",
-        bag_dir.display()
-    );
+    println!("generating the bench bag in {} (once) ...", bag_dir.display());
     let started = Instant::now();
     let _ = fs::remove_file(&marker_path);
     let building_dir = bag_dir.with_extension("building");
@@ -495,24 +407,15 @@ fn ensure_bag(bag_dir: &Path) -> Result<(u64, u64)> {
             if let Some(parent) = path.parent() {
                 fs::create_dir_all(parent)?;
             }
-            let content = pseudo_random_bytes(
-                SEED ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-                bytes,
-            );
+            let content = pseudo_random_bytes(SEED ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15), bytes);
             fs::write(&path, &content)?;
             Ok((relative, digest_bytes(Algorithm::Sha256, &content)))
         })
         .collect::<std::io::Result<_>>()?;
 
-    let manifest: String = manifest_lines
-        .iter()
-        .map(|(path, digest)| manifest_line(digest, path))
-        .collect();
+    let manifest: String = manifest_lines.iter().map(|(path, digest)| manifest_line(digest, path)).collect();
     fs::write(building_dir.join("manifest-sha256.txt"), manifest)?;
-    fs::write(
-        building_dir.join("bagit.txt"),
-        "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
-    )?;
+    fs::write(building_dir.join("bagit.txt"), "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")?;
     fs::write(
         building_dir.join("bag-info.txt"),
         format!(

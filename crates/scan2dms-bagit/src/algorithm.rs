@@ -40,14 +40,8 @@ pub enum Algorithm {
 
 impl Algorithm {
     /// Every supported algorithm, in ascending order.
-    pub const ALL: [Algorithm; 6] = [
-        Algorithm::Md5,
-        Algorithm::Sha1,
-        Algorithm::Sha224,
-        Algorithm::Sha256,
-        Algorithm::Sha384,
-        Algorithm::Sha512,
-    ];
+    pub const ALL: [Algorithm; 6] =
+        [Algorithm::Md5, Algorithm::Sha1, Algorithm::Sha224, Algorithm::Sha256, Algorithm::Sha384, Algorithm::Sha512];
 
     /// The normalised name used in manifest file names (`sha256`).
     pub fn name(self) -> &'static str {
@@ -64,9 +58,7 @@ impl Algorithm {
     /// Parses the name part of `manifest-<name>.txt`; exact, lowercase, as
     /// RFC 8493 §2.4 normalises the names.
     pub fn from_name(name: &str) -> Option<Algorithm> {
-        Algorithm::ALL
-            .into_iter()
-            .find(|algorithm| algorithm.name() == name)
+        Algorithm::ALL.into_iter().find(|algorithm| algorithm.name() == name)
     }
 
     /// Length of the digest in hex characters.
@@ -90,14 +82,8 @@ impl std::fmt::Display for Algorithm {
 
 /// Digests of one file: reads `path` once and returns one lowercase hex digest
 /// per algorithm, in the order given, together with the number of bytes read.
-pub fn digest_file(
-    path: &Path,
-    algorithms: &[Algorithm],
-) -> io::Result<(u64, Vec<(Algorithm, String)>)> {
-    let mut hashers: Vec<Hasher> = algorithms
-        .iter()
-        .map(|&algorithm| Hasher::new(algorithm))
-        .collect();
+pub fn digest_file(path: &Path, algorithms: &[Algorithm]) -> io::Result<(u64, Vec<(Algorithm, String)>)> {
+    let mut hashers: Vec<Hasher> = algorithms.iter().map(|&algorithm| Hasher::new(algorithm)).collect();
     let mut file = File::open(path)?;
     let bytes = READ_BUFFER.with(|buffer| -> io::Result<u64> {
         let mut buffer = buffer.borrow_mut();
@@ -118,11 +104,7 @@ pub fn digest_file(
             }
         }
     })?;
-    let digests = algorithms
-        .iter()
-        .copied()
-        .zip(hashers.into_iter().map(Hasher::finish_hex))
-        .collect();
+    let digests = algorithms.iter().copied().zip(hashers.into_iter().map(Hasher::finish_hex)).collect();
     Ok((bytes, digests))
 }
 
@@ -192,24 +174,14 @@ mod tests {
 
     #[test]
     fn known_digests_of_abc() {
-        assert_eq!(
-            digest_bytes(Algorithm::Md5, b"abc"),
-            "900150983cd24fb0d6963f7d28e17f72"
-        );
-        assert_eq!(
-            digest_bytes(Algorithm::Sha1, b"abc"),
-            "a9993e364706816aba3e25717850c26c9cd0d89d"
-        );
+        assert_eq!(digest_bytes(Algorithm::Md5, b"abc"), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(digest_bytes(Algorithm::Sha1, b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
         assert_eq!(
             digest_bytes(Algorithm::Sha256, b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         for algorithm in Algorithm::ALL {
-            assert_eq!(
-                digest_bytes(algorithm, b"abc").len(),
-                algorithm.hex_len(),
-                "{algorithm}"
-            );
+            assert_eq!(digest_bytes(algorithm, b"abc").len(), algorithm.hex_len(), "{algorithm}");
             assert_eq!(Algorithm::from_name(algorithm.name()), Some(algorithm));
         }
         assert_eq!(Algorithm::from_name("SHA256"), None);
@@ -219,12 +191,9 @@ mod tests {
     fn digest_file_reads_once_for_all_algorithms() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("f");
-        let content: Vec<u8> = (0..(READ_BUFFER_BYTES * 2 + 17))
-            .map(|i| (i % 251) as u8)
-            .collect();
+        let content: Vec<u8> = (0..(READ_BUFFER_BYTES * 2 + 17)).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, &content).expect("write");
-        let (bytes, digests) =
-            digest_file(&path, &[Algorithm::Sha512, Algorithm::Md5]).expect("digest");
+        let (bytes, digests) = digest_file(&path, &[Algorithm::Sha512, Algorithm::Md5]).expect("digest");
         assert_eq!(bytes, content.len() as u64);
         assert_eq!(
             digests,

@@ -56,9 +56,7 @@ pub fn decode_manifest_path(encoded: &str) -> String {
     let mut rest = encoded;
     while let Some(position) = rest.find('%') {
         decoded.push_str(&rest[..position]);
-        let escape = rest
-            .get(position..position + 3)
-            .map(str::to_ascii_uppercase);
+        let escape = rest.get(position..position + 3).map(str::to_ascii_uppercase);
         let replacement = match escape.as_deref() {
             Some("%0A") => Some('\n'),
             Some("%0D") => Some('\r'),
@@ -96,19 +94,10 @@ pub fn path_problem(path: &str) -> Option<(FindingKind, String)> {
         return Some((FindingKind::PathEscape, format!("absolute path {:?}", path)));
     }
     if path.split('/').any(|component| component == "..") {
-        return Some((
-            FindingKind::PathEscape,
-            format!("path {:?} leaves the bag through '..'", path),
-        ));
+        return Some((FindingKind::PathEscape, format!("path {:?} leaves the bag through '..'", path)));
     }
-    if path
-        .split('/')
-        .any(|component| component.is_empty() || component == ".")
-    {
-        return Some((
-            FindingKind::BadManifest,
-            format!("path {:?} has an empty or '.' component", path),
-        ));
+    if path.split('/').any(|component| component.is_empty() || component == ".") {
+        return Some((FindingKind::BadManifest, format!("path {:?} has an empty or '.' component", path)));
     }
     None
 }
@@ -131,26 +120,15 @@ pub fn parse_manifest(
             continue;
         }
         let Some((digest, raw_path)) = split_field(line) else {
-            problems.push((
-                FindingKind::BadManifest,
-                format!("line {line_no}: expected '<digest> <path>'"),
-            ));
+            problems.push((FindingKind::BadManifest, format!("line {line_no}: expected '<digest> <path>'")));
             continue;
         };
-        if digest.len() != algorithm.hex_len()
-            || !digest.bytes().all(|byte| byte.is_ascii_hexdigit())
-        {
-            problems.push((
-                FindingKind::BadManifest,
-                format!("line {line_no}: {digest:?} is not a {algorithm} digest"),
-            ));
+        if digest.len() != algorithm.hex_len() || !digest.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+            problems
+                .push((FindingKind::BadManifest, format!("line {line_no}: {digest:?} is not a {algorithm} digest")));
             continue;
         }
-        let raw_path = if version < (1, 0) {
-            raw_path.strip_prefix('*').unwrap_or(raw_path)
-        } else {
-            raw_path
-        };
+        let raw_path = if version < (1, 0) { raw_path.strip_prefix('*').unwrap_or(raw_path) } else { raw_path };
         let path = decode_manifest_path(raw_path);
         if let Some((kind, detail)) = path_problem(&path) {
             problems.push((kind, format!("line {line_no}: {detail}")));
@@ -164,11 +142,7 @@ pub fn parse_manifest(
             continue;
         }
         first_line_of_path.insert(path.clone(), line_no);
-        entries.push(ManifestEntry {
-            line_no,
-            digest: digest.to_ascii_lowercase(),
-            path,
-        });
+        entries.push(ManifestEntry { line_no, digest: digest.to_ascii_lowercase(), path });
     }
     (entries, problems)
 }
@@ -184,17 +158,11 @@ pub fn parse_fetch(text: &str) -> (Vec<FetchEntry>, Vec<(FindingKind, String)>) 
             continue;
         }
         let Some((url, rest)) = split_field(line) else {
-            problems.push((
-                FindingKind::BadFetch,
-                format!("line {line_no}: expected '<url> <length> <path>'"),
-            ));
+            problems.push((FindingKind::BadFetch, format!("line {line_no}: expected '<url> <length> <path>'")));
             continue;
         };
         let Some((length, raw_path)) = split_field(rest) else {
-            problems.push((
-                FindingKind::BadFetch,
-                format!("line {line_no}: expected '<url> <length> <path>'"),
-            ));
+            problems.push((FindingKind::BadFetch, format!("line {line_no}: expected '<url> <length> <path>'")));
             continue;
         };
         let length = match length {
@@ -202,44 +170,27 @@ pub fn parse_fetch(text: &str) -> (Vec<FetchEntry>, Vec<(FindingKind, String)>) 
             digits if digits.bytes().all(|byte| byte.is_ascii_digit()) => match digits.parse() {
                 Ok(length) => Some(length),
                 Err(_) => {
-                    problems.push((
-                        FindingKind::BadFetch,
-                        format!("line {line_no}: length {digits:?} too large"),
-                    ));
+                    problems.push((FindingKind::BadFetch, format!("line {line_no}: length {digits:?} too large")));
                     continue;
                 }
             },
             other => {
-                problems.push((
-                    FindingKind::BadFetch,
-                    format!("line {line_no}: length {other:?} is not a number or '-'"),
-                ));
+                problems
+                    .push((FindingKind::BadFetch, format!("line {line_no}: length {other:?} is not a number or '-'")));
                 continue;
             }
         };
         if !url_looks_valid(url) {
-            problems.push((
-                FindingKind::BadFetch,
-                format!("line {line_no}: malformed url {url:?}"),
-            ));
+            problems.push((FindingKind::BadFetch, format!("line {line_no}: malformed url {url:?}")));
             continue;
         }
         let path = decode_manifest_path(raw_path);
         if let Some((kind, detail)) = path_problem(&path) {
-            let kind = if kind == FindingKind::BadManifest {
-                FindingKind::BadFetch
-            } else {
-                kind
-            };
+            let kind = if kind == FindingKind::BadManifest { FindingKind::BadFetch } else { kind };
             problems.push((kind, format!("line {line_no}: {detail}")));
             continue;
         }
-        entries.push(FetchEntry {
-            line_no,
-            url: url.to_owned(),
-            length,
-            path,
-        });
+        entries.push(FetchEntry { line_no, url: url.to_owned(), length, path });
     }
     (entries, problems)
 }
@@ -263,16 +214,9 @@ fn url_looks_valid(url: &str) -> bool {
     let Some((scheme, rest)) = url.split_once(':') else {
         return false;
     };
-    let scheme_ok = scheme
-        .chars()
-        .next()
-        .is_some_and(|first| first.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|character| character.is_ascii_alphanumeric() || "+-.".contains(character));
-    scheme_ok
-        && (scheme.eq_ignore_ascii_case("file")
-            || rest.strip_prefix("//").is_some_and(|rest| !rest.is_empty()))
+    let scheme_ok = scheme.chars().next().is_some_and(|first| first.is_ascii_alphabetic())
+        && scheme.chars().all(|character| character.is_ascii_alphanumeric() || "+-.".contains(character));
+    scheme_ok && (scheme.eq_ignore_ascii_case("file") || rest.strip_prefix("//").is_some_and(|rest| !rest.is_empty()))
 }
 
 #[cfg(test)]

@@ -58,19 +58,13 @@ impl BagReport {
     /// (`Payload-Oxum`, `External-Identifier`, ...) case-insensitive, and a
     /// lookup by any label follows the same rule.
     pub fn bag_info_value(&self, label: &str) -> Option<&str> {
-        self.bag_info
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(label))
-            .map(|(_, value)| value.as_str())
+        self.bag_info.iter().find(|(name, _)| name.eq_ignore_ascii_case(label)).map(|(_, value)| value.as_str())
     }
 
     /// Every value of a (repeatable) bag-info.txt tag, in file order, the
     /// label matched without regard to ASCII case.
     pub fn bag_info_values<'a>(&'a self, label: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.bag_info
-            .iter()
-            .filter(move |(name, _)| name.eq_ignore_ascii_case(label))
-            .map(|(_, value)| value.as_str())
+        self.bag_info.iter().filter(move |(name, _)| name.eq_ignore_ascii_case(label)).map(|(_, value)| value.as_str())
     }
 
     /// Sum of the payload file sizes and their count, as in `Payload-Oxum`.
@@ -103,37 +97,19 @@ pub struct BagFinding {
 }
 
 impl BagFinding {
-    pub(crate) fn new(
-        kind: FindingKind,
-        path: impl Into<String>,
-        detail: impl Into<String>,
-    ) -> BagFinding {
-        BagFinding {
-            kind,
-            path: Some(path.into()),
-            detail: detail.into(),
-        }
+    pub(crate) fn new(kind: FindingKind, path: impl Into<String>, detail: impl Into<String>) -> BagFinding {
+        BagFinding { kind, path: Some(path.into()), detail: detail.into() }
     }
 
     pub(crate) fn bagless(kind: FindingKind, detail: impl Into<String>) -> BagFinding {
-        BagFinding {
-            kind,
-            path: None,
-            detail: detail.into(),
-        }
+        BagFinding { kind, path: None, detail: detail.into() }
     }
 }
 
 impl fmt::Display for BagFinding {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.path {
-            Some(path) => write!(
-                formatter,
-                "{} {}: {}",
-                self.kind.code(),
-                path.escape_debug(),
-                self.detail
-            ),
+            Some(path) => write!(formatter, "{} {}: {}", self.kind.code(), path.escape_debug(), self.detail),
             None => write!(formatter, "{}: {}", self.kind.code(), self.detail),
         }
     }

@@ -43,11 +43,7 @@ pub fn split_lines(text: &str) -> Vec<&str> {
             }
             b'\r' => {
                 lines.push(&text[start..index]);
-                index += if bytes.get(index + 1) == Some(&b'\n') {
-                    2
-                } else {
-                    1
-                };
+                index += if bytes.get(index + 1) == Some(&b'\n') { 2 } else { 1 };
                 start = index;
             }
             _ => index += 1,
@@ -62,11 +58,7 @@ pub fn split_lines(text: &str) -> Vec<&str> {
 /// Decodes a tag file. A leading UTF-8 byte-order mark is dropped (only
 /// bagit.txt forbids it); bytes invalid in `encoding` are an error.
 pub fn decode_tag_file(bytes: &[u8], encoding: &'static Encoding) -> Result<String, String> {
-    let bytes = if encoding == encoding_rs::UTF_8 {
-        bytes.strip_prefix(BOM).unwrap_or(bytes)
-    } else {
-        bytes
-    };
+    let bytes = if encoding == encoding_rs::UTF_8 { bytes.strip_prefix(BOM).unwrap_or(bytes) } else { bytes };
     encoding
         .decode_without_bom_handling_and_without_replacement(bytes)
         .map(|text| text.into_owned())
@@ -79,10 +71,7 @@ pub fn decode_tag_file(bytes: &[u8], encoding: &'static Encoding) -> Result<Stri
 /// be read and every problem found.
 pub fn parse_bagit_txt(bytes: &[u8]) -> (BagDeclaration, Vec<String>) {
     let mut problems = Vec::new();
-    let mut declaration = BagDeclaration {
-        version: None,
-        encoding: encoding_rs::UTF_8,
-    };
+    let mut declaration = BagDeclaration { version: None, encoding: encoding_rs::UTF_8 };
     let has_bom = bytes.starts_with(BOM);
     let Ok(text) = std::str::from_utf8(bytes.strip_prefix(BOM).unwrap_or(bytes)) else {
         problems.push("not valid utf-8".to_owned());
@@ -92,28 +81,19 @@ pub fn parse_bagit_txt(bytes: &[u8]) -> (BagDeclaration, Vec<String>) {
     if lines.len() != 2 {
         problems.push(format!("has {} lines, expected exactly 2", lines.len()));
     }
-    match lines
-        .first()
-        .and_then(|line| line.strip_prefix("BagIt-Version: "))
-    {
+    match lines.first().and_then(|line| line.strip_prefix("BagIt-Version: ")) {
         None => problems.push("line 1 is not 'BagIt-Version: M.N'".to_owned()),
         Some(value) => match parse_version(value) {
             None => problems.push(format!("bagit-version {value:?} is not M.N")),
             Some(version) => {
                 declaration.version = Some(version);
                 if !SUPPORTED_VERSIONS.contains(&version) {
-                    problems.push(format!(
-                        "bagit-version {}.{} is not supported (0.97 or 1.0)",
-                        version.0, version.1
-                    ));
+                    problems.push(format!("bagit-version {}.{} is not supported (0.97 or 1.0)", version.0, version.1));
                 }
             }
         },
     }
-    match lines
-        .get(1)
-        .and_then(|line| line.strip_prefix("Tag-File-Character-Encoding: "))
-    {
+    match lines.get(1).and_then(|line| line.strip_prefix("Tag-File-Character-Encoding: ")) {
         None => problems.push("line 2 is not 'Tag-File-Character-Encoding: ENCODING'".to_owned()),
         Some(label) => match Encoding::for_label(label.trim().as_bytes()) {
             Some(encoding) => declaration.encoding = encoding,
@@ -128,8 +108,7 @@ pub fn parse_bagit_txt(bytes: &[u8]) -> (BagDeclaration, Vec<String>) {
 
 fn parse_version(value: &str) -> Option<(u32, u32)> {
     let (major, minor) = value.split_once('.')?;
-    let all_digits =
-        |part: &str| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit());
+    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit());
     if !all_digits(major) || !all_digits(minor) {
         return None;
     }
@@ -163,9 +142,7 @@ pub fn parse_bag_info(text: &str, version: (u32, u32)) -> (Vec<(String, String)>
                     value.push('\n');
                     value.push_str(line.trim_matches([' ', '\t']));
                 }
-                _ => problems.push(format!(
-                    "line {line_no}: continuation line without a tag before it"
-                )),
+                _ => problems.push(format!("line {line_no}: continuation line without a tag before it")),
             }
             continue;
         }
@@ -181,19 +158,12 @@ pub fn parse_bag_info(text: &str, version: (u32, u32)) -> (Vec<(String, String)>
             continue;
         }
         if strict && label.len() != raw_label.len() {
-            problems.push(format!(
-                "line {line_no}: label {label:?} has whitespace before the ':'"
-            ));
+            problems.push(format!("line {line_no}: label {label:?} has whitespace before the ':'"));
         }
         if strict && !raw_value.is_empty() && !raw_value.starts_with([' ', '\t']) {
-            problems.push(format!(
-                "line {line_no}: no space after the ':' of {label:?}"
-            ));
+            problems.push(format!("line {line_no}: no space after the ':' of {label:?}"));
         }
-        tags.push((
-            label.to_owned(),
-            raw_value.trim_matches([' ', '\t']).to_owned(),
-        ));
+        tags.push((label.to_owned(), raw_value.trim_matches([' ', '\t']).to_owned()));
         can_continue = true;
     }
     (tags, problems)
@@ -202,8 +172,7 @@ pub fn parse_bag_info(text: &str, version: (u32, u32)) -> (Vec<(String, String)>
 /// Parses a `Payload-Oxum` value, `<octets>.<file count>`, both decimal.
 pub fn parse_oxum(value: &str) -> Option<(u64, u64)> {
     let (octets, count) = value.split_once('.')?;
-    let all_digits =
-        |part: &str| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit());
+    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit());
     if !all_digits(octets) || !all_digits(count) {
         return None;
     }
@@ -227,12 +196,7 @@ mod tests {
 
     fn check_bagit_txt(input: &[u8], expect: Expect) {
         let (declaration, problems) = parse_bagit_txt(input);
-        let rendered = format!(
-            "{:?} {} {:?}",
-            declaration.version,
-            declaration.encoding.name(),
-            problems
-        );
+        let rendered = format!("{:?} {} {:?}", declaration.version, declaration.encoding.name(), problems);
         expect.assert_eq(&rendered);
     }
 
@@ -252,9 +216,7 @@ mod tests {
         );
         check_bagit_txt(
             b"\xEF\xBB\xBFBagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
-            expect![[
-                r#"Some((1, 0)) UTF-8 ["starts with a byte-order mark, not allowed in bagit 1.0"]"#
-            ]],
+            expect![[r#"Some((1, 0)) UTF-8 ["starts with a byte-order mark, not allowed in bagit 1.0"]"#]],
         );
         check_bagit_txt(
             b"BagIt-Version: 1.0\n",
@@ -375,17 +337,8 @@ mod tests {
 
     #[test]
     fn decode_rejects_invalid_utf8_and_drops_bom() {
-        assert_eq!(
-            decode_tag_file(b"\xEF\xBB\xBFa", encoding_rs::UTF_8),
-            Ok("a".to_owned())
-        );
-        assert_eq!(
-            decode_tag_file(b"a\xFF", encoding_rs::UTF_8),
-            Err("not valid utf-8".to_owned())
-        );
-        assert_eq!(
-            decode_tag_file(b"\xE4", encoding_rs::WINDOWS_1252),
-            Ok("ä".to_owned())
-        );
+        assert_eq!(decode_tag_file(b"\xEF\xBB\xBFa", encoding_rs::UTF_8), Ok("a".to_owned()));
+        assert_eq!(decode_tag_file(b"a\xFF", encoding_rs::UTF_8), Err("not valid utf-8".to_owned()));
+        assert_eq!(decode_tag_file(b"\xE4", encoding_rs::WINDOWS_1252), Ok("ä".to_owned()));
     }
 }

@@ -24,10 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::manifest::{FetchEntry, ManifestEntry, parse_fetch, parse_manifest};
 use crate::tagfile::{decode_tag_file, parse_bag_info, parse_bagit_txt, parse_oxum};
 use crate::walk::{BagTree, DiskFile, walk_bag};
-use crate::{
-    Algorithm, BagError, BagFinding, BagReport, FindingKind, PayloadFile, ValidateOptions,
-    digest_file,
-};
+use crate::{Algorithm, BagError, BagFinding, BagReport, FindingKind, PayloadFile, ValidateOptions, digest_file};
 
 /// Validates the bag in `bag_dir` against RFC 8493 (versions 0.97 and 1.0):
 /// bag declaration, bag-info.txt, payload and tag manifests, fetch.txt,
@@ -37,19 +34,12 @@ use crate::{
 /// threads cannot start); everything wrong with the bag is a finding in the
 /// report.
 pub fn validate_bag(bag_dir: &Path, options: &ValidateOptions) -> Result<BagReport, BagError> {
-    let metadata = fs::metadata(bag_dir).map_err(|source| BagError::Unreadable {
-        path: bag_dir.to_path_buf(),
-        source,
-    })?;
+    let metadata =
+        fs::metadata(bag_dir).map_err(|source| BagError::Unreadable { path: bag_dir.to_path_buf(), source })?;
     if !metadata.is_dir() {
-        return Err(BagError::NotADirectory {
-            path: bag_dir.to_path_buf(),
-        });
+        return Err(BagError::NotADirectory { path: bag_dir.to_path_buf() });
     }
-    fs::read_dir(bag_dir).map_err(|source| BagError::Unreadable {
-        path: bag_dir.to_path_buf(),
-        source,
-    })?;
+    fs::read_dir(bag_dir).map_err(|source| BagError::Unreadable { path: bag_dir.to_path_buf(), source })?;
 
     let mut tree = walk_bag(bag_dir);
     let mut findings = std::mem::take(&mut tree.findings);
@@ -59,11 +49,7 @@ pub fn validate_bag(bag_dir: &Path, options: &ValidateOptions) -> Result<BagRepo
     let encoding = declaration.encoding;
 
     if !tree.has_data_dir {
-        let detail = if tree.tag.contains_key("data") {
-            "data is not a directory"
-        } else {
-            "no data/ directory"
-        };
+        let detail = if tree.tag.contains_key("data") { "data is not a directory" } else { "no data/ directory" };
         findings.push(BagFinding::new(FindingKind::BadLayout, "data", detail));
     }
 
@@ -71,23 +57,14 @@ pub fn validate_bag(bag_dir: &Path, options: &ValidateOptions) -> Result<BagRepo
     let manifests = read_manifests(&tree, encoding, version, &mut findings);
     let fetch_entries = read_fetch(&tree, encoding, version, &mut findings);
 
-    let payload_manifests: Vec<&Manifest> = manifests
-        .iter()
-        .filter(|manifest| !manifest.is_tag)
-        .collect();
+    let payload_manifests: Vec<&Manifest> = manifests.iter().filter(|manifest| !manifest.is_tag).collect();
     if payload_manifests.is_empty() {
-        findings.push(BagFinding::bagless(
-            FindingKind::BadManifest,
-            "no payload manifest (manifest-<algorithm>.txt)",
-        ));
+        findings.push(BagFinding::bagless(FindingKind::BadManifest, "no payload manifest (manifest-<algorithm>.txt)"));
     }
 
     let digests = hash_files(&tree, &manifests, options.threads, &mut findings)?;
 
-    let fetch_paths: HashSet<&str> = fetch_entries
-        .iter()
-        .map(|entry| entry.path.as_str())
-        .collect();
+    let fetch_paths: HashSet<&str> = fetch_entries.iter().map(|entry| entry.path.as_str()).collect();
     check_manifest_entries(&tree, &manifests, &digests, &fetch_paths, &mut findings);
     check_payload_listed(&tree, &payload_manifests, version, &mut findings);
     check_fetch(&tree, &payload_manifests, &fetch_entries, &mut findings);
@@ -105,12 +82,7 @@ pub fn validate_bag(bag_dir: &Path, options: &ValidateOptions) -> Result<BagRepo
         })
         .collect();
 
-    let mut report = BagReport {
-        version: declaration.version,
-        bag_info,
-        payload_files,
-        findings,
-    };
+    let mut report = BagReport { version: declaration.version, bag_info, payload_files, findings };
     check_oxum(&mut report);
     report.findings.sort();
     report.findings.dedup();
@@ -145,16 +117,11 @@ fn read_tag_file(
     let bytes = match fs::read(&file.disk_path) {
         Ok(bytes) => bytes,
         Err(error) => {
-            findings.push(BagFinding::new(
-                FindingKind::UnreadableFile,
-                path,
-                format!("cannot read: {error}"),
-            ));
+            findings.push(BagFinding::new(FindingKind::UnreadableFile, path, format!("cannot read: {error}")));
             return None;
         }
     };
-    if version >= (1, 0) && encoding == encoding_rs::UTF_8 && bytes.starts_with(crate::tagfile::BOM)
-    {
+    if version >= (1, 0) && encoding == encoding_rs::UTF_8 && bytes.starts_with(crate::tagfile::BOM) {
         findings.push(BagFinding::new(
             garbled_kind,
             path,
@@ -170,42 +137,24 @@ fn read_tag_file(
     }
 }
 
-fn read_bagit_txt(
-    tree: &BagTree,
-    findings: &mut Vec<BagFinding>,
-) -> crate::tagfile::BagDeclaration {
-    let fallback = crate::tagfile::BagDeclaration {
-        version: None,
-        encoding: encoding_rs::UTF_8,
-    };
+fn read_bagit_txt(tree: &BagTree, findings: &mut Vec<BagFinding>) -> crate::tagfile::BagDeclaration {
+    let fallback = crate::tagfile::BagDeclaration { version: None, encoding: encoding_rs::UTF_8 };
     let Some(file) = tree.tag.get("bagit.txt") else {
         if !tree.is_refused("bagit.txt") {
-            findings.push(BagFinding::new(
-                FindingKind::BadBagitTxt,
-                "bagit.txt",
-                "missing",
-            ));
+            findings.push(BagFinding::new(FindingKind::BadBagitTxt, "bagit.txt", "missing"));
         }
         return fallback;
     };
     let bytes = match fs::read(&file.disk_path) {
         Ok(bytes) => bytes,
         Err(error) => {
-            findings.push(BagFinding::new(
-                FindingKind::UnreadableFile,
-                "bagit.txt",
-                format!("cannot read: {error}"),
-            ));
+            findings.push(BagFinding::new(FindingKind::UnreadableFile, "bagit.txt", format!("cannot read: {error}")));
             return fallback;
         }
     };
     let (declaration, problems) = parse_bagit_txt(&bytes);
     for problem in problems {
-        findings.push(BagFinding::new(
-            FindingKind::BadBagitTxt,
-            "bagit.txt",
-            problem,
-        ));
+        findings.push(BagFinding::new(FindingKind::BadBagitTxt, "bagit.txt", problem));
     }
     declaration
 }
@@ -216,23 +165,12 @@ fn read_bag_info(
     version: (u32, u32),
     findings: &mut Vec<BagFinding>,
 ) -> Vec<(String, String)> {
-    let Some(text) = read_tag_file(
-        tree,
-        "bag-info.txt",
-        encoding,
-        version,
-        FindingKind::BadBagInfo,
-        findings,
-    ) else {
+    let Some(text) = read_tag_file(tree, "bag-info.txt", encoding, version, FindingKind::BadBagInfo, findings) else {
         return Vec::new();
     };
     let (tags, problems) = parse_bag_info(&text, version);
     for problem in problems {
-        findings.push(BagFinding::new(
-            FindingKind::BadBagInfo,
-            "bag-info.txt",
-            problem,
-        ));
+        findings.push(BagFinding::new(FindingKind::BadBagInfo, "bag-info.txt", problem));
     }
     tags
 }
@@ -264,14 +202,7 @@ fn read_manifests(
             ));
             continue;
         };
-        let Some(text) = read_tag_file(
-            tree,
-            name,
-            encoding,
-            version,
-            FindingKind::BadManifest,
-            findings,
-        ) else {
+        let Some(text) = read_tag_file(tree, name, encoding, version, FindingKind::BadManifest, findings) else {
             continue;
         };
         let (mut entries, problems) = parse_manifest(&text, algorithm, version);
@@ -285,8 +216,7 @@ fn read_manifests(
                 Some("is not a payload file (not under data/)")
             } else if is_tag && entry.path.starts_with("data/") {
                 Some("is a payload file, not allowed in a tag manifest")
-            } else if is_tag && entry.path.starts_with("tagmanifest-") && !entry.path.contains('/')
-            {
+            } else if is_tag && entry.path.starts_with("tagmanifest-") && !entry.path.contains('/') {
                 Some("is a tag manifest, not allowed in a tag manifest")
             } else {
                 None
@@ -300,28 +230,17 @@ fn read_manifests(
             }
             problem.is_none()
         });
-        manifests.push(Manifest {
-            name: name.clone(),
-            algorithm,
-            is_tag,
-            entries,
-        });
+        manifests.push(Manifest { name: name.clone(), algorithm, is_tag, entries });
     }
     // Each tag manifest must list every payload manifest (RFC 8493 §2.2.1).
     let payload_manifest_names: Vec<&String> = tree
         .tag
         .keys()
-        .filter(|name| {
-            !name.contains('/') && name.starts_with("manifest-") && name.ends_with(".txt")
-        })
+        .filter(|name| !name.contains('/') && name.starts_with("manifest-") && name.ends_with(".txt"))
         .collect();
     for manifest in manifests.iter().filter(|manifest| manifest.is_tag) {
         for payload_manifest_name in &payload_manifest_names {
-            if !manifest
-                .entries
-                .iter()
-                .any(|entry| &&entry.path == payload_manifest_name)
-            {
+            if !manifest.entries.iter().any(|entry| &&entry.path == payload_manifest_name) {
                 findings.push(BagFinding::new(
                     FindingKind::BadManifest,
                     manifest.name.as_str(),
@@ -339,14 +258,7 @@ fn read_fetch(
     version: (u32, u32),
     findings: &mut Vec<BagFinding>,
 ) -> Vec<FetchEntry> {
-    let Some(text) = read_tag_file(
-        tree,
-        "fetch.txt",
-        encoding,
-        version,
-        FindingKind::BadFetch,
-        findings,
-    ) else {
+    let Some(text) = read_tag_file(tree, "fetch.txt", encoding, version, FindingKind::BadFetch, findings) else {
         return Vec::new();
     };
     let (entries, problems) = parse_fetch(&text);
@@ -365,11 +277,8 @@ fn hash_files(
     threads: Option<usize>,
     findings: &mut Vec<BagFinding>,
 ) -> Result<DigestsByPath, BagError> {
-    let payload_algorithms: BTreeSet<Algorithm> = manifests
-        .iter()
-        .filter(|manifest| !manifest.is_tag)
-        .map(|manifest| manifest.algorithm)
-        .collect();
+    let payload_algorithms: BTreeSet<Algorithm> =
+        manifests.iter().filter(|manifest| !manifest.is_tag).map(|manifest| manifest.algorithm).collect();
     let mut wanted: BTreeMap<&str, (&DiskFile, BTreeSet<Algorithm>)> = BTreeMap::new();
     if !payload_algorithms.is_empty() {
         for (path, file) in &tree.payload {
@@ -378,47 +287,28 @@ fn hash_files(
     }
     for manifest in manifests.iter().filter(|manifest| manifest.is_tag) {
         for entry in &manifest.entries {
-            let Some((path, file)) = tree
-                .tag
-                .get_key_value(&entry.path)
-                .or_else(|| tree.payload.get_key_value(&entry.path))
+            let Some((path, file)) =
+                tree.tag.get_key_value(&entry.path).or_else(|| tree.payload.get_key_value(&entry.path))
             else {
                 continue;
             };
-            wanted
-                .entry(path.as_str())
-                .or_insert_with(|| (file, BTreeSet::new()))
-                .1
-                .insert(manifest.algorithm);
+            wanted.entry(path.as_str()).or_insert_with(|| (file, BTreeSet::new())).1.insert(manifest.algorithm);
         }
     }
 
     let mut jobs: Vec<Job<'_>> = wanted
         .into_iter()
-        .map(|(path, (file, algorithms))| Job {
-            path,
-            file,
-            algorithms: algorithms.into_iter().collect(),
-        })
+        .map(|(path, (file, algorithms))| Job { path, file, algorithms: algorithms.into_iter().collect() })
         .collect();
     // Largest first: the pool then ends on small files, not on one big file
     // with the other cores idle.
-    jobs.sort_by(|a, b| {
-        b.file
-            .bytes
-            .cmp(&a.file.bytes)
-            .then_with(|| a.path.cmp(b.path))
-    });
+    jobs.sort_by(|a, b| b.file.bytes.cmp(&a.file.bytes).then_with(|| a.path.cmp(b.path)));
     let results = run_jobs(&jobs, threads)?;
 
     let mut digests = DigestsByPath::with_capacity(jobs.len());
     for (job, result) in jobs.iter().zip(results) {
         let result = result.map_err(|error| {
-            findings.push(BagFinding::new(
-                FindingKind::UnreadableFile,
-                job.path,
-                format!("cannot read: {error}"),
-            ));
+            findings.push(BagFinding::new(FindingKind::UnreadableFile, job.path, format!("cannot read: {error}")));
             error.to_string()
         });
         digests.insert(job.path.to_owned(), result);
@@ -447,8 +337,7 @@ fn run_jobs(jobs: &[Job<'_>], threads: Option<usize>) -> Result<Vec<FileDigests>
             let Some(job) = jobs.get(index) else {
                 break;
             };
-            let result =
-                digest_file(&job.file.disk_path, &job.algorithms).map(|(_, digests)| digests);
+            let result = digest_file(&job.file.disk_path, &job.algorithms).map(|(_, digests)| digests);
             // Each index is taken by exactly one worker, so the slot is empty.
             let _ = slots[index].set(result);
         }
@@ -473,10 +362,7 @@ fn run_jobs(jobs: &[Job<'_>], threads: Option<usize>) -> Result<Vec<FileDigests>
     }
     Ok(slots
         .into_iter()
-        .map(|slot| {
-            slot.into_inner()
-                .unwrap_or_else(|| Err(std::io::Error::other("file was not hashed")))
-        })
+        .map(|slot| slot.into_inner().unwrap_or_else(|| Err(std::io::Error::other("file was not hashed"))))
         .collect())
 }
 
@@ -516,18 +402,11 @@ fn check_manifest_entries(
                 }
                 Some(Err(_)) => {} // Already an unreadable-file finding.
                 None => {
-                    let mut detail = format!(
-                        "listed in {} line {}, not in the bag",
-                        manifest.name, entry.line_no
-                    );
+                    let mut detail = format!("listed in {} line {}, not in the bag", manifest.name, entry.line_no);
                     if fetch_paths.contains(entry.path.as_str()) {
                         detail.push_str(" (listed in fetch.txt, not fetched yet)");
                     }
-                    findings.push(BagFinding::new(
-                        FindingKind::MissingFile,
-                        entry.path.as_str(),
-                        detail,
-                    ));
+                    findings.push(BagFinding::new(FindingKind::MissingFile, entry.path.as_str(), detail));
                 }
             }
         }
@@ -547,13 +426,7 @@ fn check_payload_listed(
     }
     let listed: Vec<HashSet<&str>> = payload_manifests
         .iter()
-        .map(|manifest| {
-            manifest
-                .entries
-                .iter()
-                .map(|entry| entry.path.as_str())
-                .collect()
-        })
+        .map(|manifest| manifest.entries.iter().map(|entry| entry.path.as_str()).collect())
         .collect();
     for path in tree.payload.keys() {
         if version >= (1, 0) {
@@ -593,29 +466,20 @@ fn check_fetch(
             findings.push(BagFinding::new(
                 FindingKind::BadFetch,
                 "fetch.txt",
-                format!(
-                    "line {}: {:?} is not a payload file (not under data/)",
-                    entry.line_no, entry.path
-                ),
+                format!("line {}: {:?} is not a payload file (not under data/)", entry.line_no, entry.path),
             ));
         }
         if !listed.contains(entry.path.as_str()) {
             findings.push(BagFinding::new(
                 FindingKind::BadFetch,
                 "fetch.txt",
-                format!(
-                    "line {}: {:?} is not listed in a payload manifest",
-                    entry.line_no, entry.path
-                ),
+                format!("line {}: {:?} is not listed in a payload manifest", entry.line_no, entry.path),
             ));
             if !tree.payload.contains_key(&entry.path) && !tree.is_refused(&entry.path) {
                 findings.push(BagFinding::new(
                     FindingKind::MissingFile,
                     entry.path.as_str(),
-                    format!(
-                        "listed in fetch.txt line {}, not fetched yet",
-                        entry.line_no
-                    ),
+                    format!("listed in fetch.txt line {}, not fetched yet", entry.line_no),
                 ));
             }
         }
@@ -641,9 +505,7 @@ fn check_oxum(report: &mut BagReport) {
                 "bag-info.txt",
                 format!("payload-oxum {value:?} is not <octets>.<count>"),
             )),
-            Some((declared_octets, declared_count))
-                if (declared_octets, declared_count) != (octets, count) =>
-            {
+            Some((declared_octets, declared_count)) if (declared_octets, declared_count) != (octets, count) => {
                 new_findings.push(BagFinding::new(
                     FindingKind::OxumMismatch,
                     "bag-info.txt",

@@ -43,11 +43,7 @@ pub(crate) fn walk_bag(bag_dir: &Path) -> BagTree {
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(error) => {
-                let shown = if relative_dir.is_empty() {
-                    ".".to_owned()
-                } else {
-                    relative_dir.clone()
-                };
+                let shown = if relative_dir.is_empty() { ".".to_owned() } else { relative_dir.clone() };
                 tree.findings.push(BagFinding::new(
                     FindingKind::UnreadableFile,
                     shown,
@@ -69,11 +65,7 @@ pub(crate) fn walk_bag(bag_dir: &Path) -> BagTree {
                 }
             };
             let name = entry.file_name().to_string_lossy().into_owned();
-            let relative = if relative_dir.is_empty() {
-                name
-            } else {
-                format!("{relative_dir}/{name}")
-            };
+            let relative = if relative_dir.is_empty() { name } else { format!("{relative_dir}/{name}") };
             let file_type = match entry.file_type() {
                 Ok(file_type) => file_type,
                 Err(error) => {
@@ -100,10 +92,7 @@ pub(crate) fn walk_bag(bag_dir: &Path) -> BagTree {
             } else if file_type.is_file() {
                 match entry.metadata() {
                     Ok(metadata) => {
-                        let file = DiskFile {
-                            disk_path: entry.path(),
-                            bytes: metadata.len(),
-                        };
+                        let file = DiskFile { disk_path: entry.path(), bytes: metadata.len() };
                         if relative.starts_with("data/") {
                             tree.payload.insert(relative, file);
                         } else {
@@ -133,9 +122,7 @@ impl BagTree {
     /// Whether `path` is a refused link or special file, or lies below one.
     pub fn is_refused(&self, path: &str) -> bool {
         self.refused.iter().any(|refused| {
-            path == refused
-                || (path.starts_with(refused.as_str())
-                    && path.as_bytes().get(refused.len()) == Some(&b'/'))
+            path == refused || (path.starts_with(refused.as_str()) && path.as_bytes().get(refused.len()) == Some(&b'/'))
         })
     }
 }

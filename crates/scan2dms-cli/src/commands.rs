@@ -48,10 +48,13 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<PipelineConfig> {
 fn open_store(config: &PipelineConfig, data_dir: &Path) -> anyhow::Result<Arc<dyn StateStore>> {
     match &config.store {
         StoreConfig::Sqlite { path } => {
-            std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
             Ok(Arc::new(SqliteStore::open(&data_dir.join(path))?))
         }
-        StoreConfig::Postgres { .. } => bail!("store.url: PostgreSQL is not supported by this build yet; use sqlite://"),
+        StoreConfig::Postgres { .. } => {
+            bail!("store.url: PostgreSQL is not supported by this build yet; use sqlite://")
+        }
     }
 }
 
@@ -76,7 +79,11 @@ fn orders_import(store: &Arc<dyn StateStore>, files: &[PathBuf]) -> anyhow::Resu
             records: list
                 .records
                 .into_iter()
-                .map(|record| NewOrderRecord { record_id: record.record_id, title: record.title, box_id: record.box_id })
+                .map(|record| NewOrderRecord {
+                    record_id: record.record_id,
+                    title: record.title,
+                    box_id: record.box_id,
+                })
                 .collect(),
         };
         let summary = store.import_order(&order, now_ms()).with_context(|| format!("importing {}", file.display()))?;
@@ -133,7 +140,11 @@ fn validate(
 }
 
 /// A directory as it is, an archive unpacked (with the pipeline's limits).
-fn unpack_for_check(config: &PipelineConfig, path: &Path, into: &Path) -> anyhow::Result<Result<PathBuf, Finding<ReasonCode>>> {
+fn unpack_for_check(
+    config: &PipelineConfig,
+    path: &Path,
+    into: &Path,
+) -> anyhow::Result<Result<PathBuf, Finding<ReasonCode>>> {
     let metadata = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if metadata.is_dir() {
         return Ok(Ok(path.to_owned()));
@@ -210,7 +221,12 @@ fn report(store: &dyn StateStore, batch_id: &str, json: bool) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
-fn retry(config: PipelineConfig, data_dir: &Path, batch_id: &str, from_stage: Option<&str>) -> anyhow::Result<ExitCode> {
+fn retry(
+    config: PipelineConfig,
+    data_dir: &Path,
+    batch_id: &str,
+    from_stage: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let store = open_store(&config, data_dir)?;
     let from = from_stage.map(str::parse::<Stage>).transpose().map_err(anyhow::Error::msg)?;
     let Some(row) = store.batch(batch_id)? else { bail!("batch {batch_id} is not registered") };

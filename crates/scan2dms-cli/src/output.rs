@@ -12,7 +12,9 @@ use scan2dms_store::{BatchRow, StateStore};
 use serde::Serialize;
 
 fn timestamp(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map(|at| at.round(jiff::Unit::Second).unwrap_or(at).to_string()).unwrap_or_default()
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|at| at.round(jiff::Unit::Second).unwrap_or(at).to_string())
+        .unwrap_or_default()
 }
 
 /// A spinner on a terminal, nothing otherwise.
@@ -35,7 +37,10 @@ impl ProgressObserver {
     pub fn new() -> ProgressObserver {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
@@ -150,7 +155,7 @@ pub fn batches(store: &dyn StateStore, state: Option<&str>, json: bool) -> anyho
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(std::process::ExitCode::SUCCESS);
     }
-    println!("{:<24} {:<18} {:<24} {:>6}  {}", "BATCH", "STATE", "OUTCOME", "PAGES", "UPDATED");
+    println!("{:<24} {:<18} {:<24} {:>6}  UPDATED", "BATCH", "STATE", "OUTCOME", "PAGES");
     for row in &rows {
         let mut state = row.batch.state.name();
         if row.batch.attempts > 1 {
@@ -161,7 +166,7 @@ pub fn batches(store: &dyn StateStore, state: Option<&str>, json: bool) -> anyho
             row.batch_id,
             state,
             row.outcome.as_deref().unwrap_or("-"),
-            row.pages,
+            if row.pages > 0 { row.pages.to_string() } else { "-".to_owned() },
             timestamp(row.updated_at_ms)
         );
     }
@@ -186,7 +191,12 @@ fn order_json(store: &dyn StateStore) -> anyhow::Result<Vec<OrderJson>> {
     Ok(store
         .order_progress()?
         .into_iter()
-        .map(|order| OrderJson { order_id: order.order_id, series: order.series, records: order.records, delivered: order.delivered })
+        .map(|order| OrderJson {
+            order_id: order.order_id,
+            series: order.series,
+            records: order.records,
+            delivered: order.delivered,
+        })
         .collect())
 }
 

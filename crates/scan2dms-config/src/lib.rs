@@ -150,7 +150,9 @@ impl std::fmt::Debug for StoreConfig {
             StoreConfig::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
             StoreConfig::Postgres { url } => {
                 let masked = match (url.find("://"), url.rfind('@')) {
-                    (Some(scheme_end), Some(at)) if at > scheme_end => format!("{}://***{}", &url[..scheme_end], &url[at..]),
+                    (Some(scheme_end), Some(at)) if at > scheme_end => {
+                        format!("{}://***{}", &url[..scheme_end], &url[at..])
+                    }
                     _ => url.clone(),
                 };
                 f.debug_struct("Postgres").field("url", &masked).finish()
@@ -168,9 +170,8 @@ pub struct ConfigError {
 
 /// Parses and compiles configuration text. `source` names it in errors.
 pub fn from_toml(text: &str, source: &str) -> Result<PipelineConfig, ConfigError> {
-    let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError {
-        problems: vec![format!("{source}: {}", error.to_string().trim_end())],
-    })?;
+    let raw: RawConfig = toml::from_str(text)
+        .map_err(|error| ConfigError { problems: vec![format!("{source}: {}", error.to_string().trim_end())] })?;
     compile(&raw, &|name| std::env::var(name).ok())
 }
 
@@ -283,12 +284,15 @@ mod tests {
         raw.store.url = "mysql://x".to_owned();
         raw.intake.inbox_dir = "${SCAN2DMS_NOT_SET}/in".to_owned();
         let error = compile(&raw, &|_| None).unwrap_err();
-        assert_eq!(error.problems, [
-            "limits.max_image_pixels must be greater than 0",
-            "retry.max_attempts must be greater than 0",
-            "intake.inbox_dir: environment variable SCAN2DMS_NOT_SET is not set",
-            "store.url must start with sqlite:// or postgres://",
-        ]);
+        assert_eq!(
+            error.problems,
+            [
+                "limits.max_image_pixels must be greater than 0",
+                "retry.max_attempts must be greater than 0",
+                "intake.inbox_dir: environment variable SCAN2DMS_NOT_SET is not set",
+                "store.url must start with sqlite:// or postgres://",
+            ]
+        );
     }
 
     #[test]

@@ -52,11 +52,7 @@ impl Default for ArchiveLimits {
     /// thousands of pages), and a ratio of 100 (a zip bomb of zeros deflates
     /// at about 1000:1; text compresses at 3 to 20:1).
     fn default() -> ArchiveLimits {
-        ArchiveLimits {
-            max_total_bytes: 4 * 1024 * 1024 * 1024,
-            max_entries: 100_000,
-            max_compression_ratio: 100,
-        }
+        ArchiveLimits { max_total_bytes: 4 * 1024 * 1024 * 1024, max_entries: 100_000, max_compression_ratio: 100 }
     }
 }
 
@@ -92,10 +88,7 @@ pub enum ArchiveError {
     Link { entry: String },
     #[error("archive too large: {detail}")]
     TooLarge { detail: String },
-    #[error(
-        "archive must hold a single top-level directory, found {}",
-        describe_roots(roots)
-    )]
+    #[error("archive must hold a single top-level directory, found {}", describe_roots(roots))]
     NoSingleRoot { roots: Vec<String> },
 }
 
@@ -106,14 +99,10 @@ impl ArchiveError {
         use scan2dms_model::ReasonCode;
         match self {
             ArchiveError::Io { .. } => None,
-            ArchiveError::PathEscape { .. } | ArchiveError::Link { .. } => {
-                Some(ReasonCode::PathEscape)
-            }
+            ArchiveError::PathEscape { .. } | ArchiveError::Link { .. } => Some(ReasonCode::PathEscape),
             ArchiveError::TooLarge { .. } => Some(ReasonCode::ArchiveTooLarge),
             // Not a readable BagIt bag at all.
-            ArchiveError::Malformed(_) | ArchiveError::NoSingleRoot { .. } => {
-                Some(ReasonCode::BadBagitTxt)
-            }
+            ArchiveError::Malformed(_) | ArchiveError::NoSingleRoot { .. } => Some(ReasonCode::BadBagitTxt),
         }
     }
 }
@@ -132,12 +121,7 @@ pub fn sniff(path: &Path) -> Option<ArchiveKind> {
     if head.get(257..262) == Some(b"ustar".as_slice()) {
         return Some(ArchiveKind::Tar);
     }
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("zip") => Some(ArchiveKind::Zip),
         Some("tar") => Some(ArchiveKind::Tar),
         _ => None,
@@ -149,17 +133,10 @@ pub fn sniff(path: &Path) -> Option<ArchiveKind> {
 /// The archive is checked completely before anything is written; see the
 /// module documentation for the rules. On error `dest_dir` is left as it was
 /// found (removed when this call created it, emptied otherwise).
-pub fn extract(
-    archive: &Path,
-    dest_dir: &Path,
-    limits: &ArchiveLimits,
-) -> Result<Extracted, ArchiveError> {
-    let kind = sniff(archive).ok_or_else(|| {
-        ArchiveError::Malformed(format!("{}: not a zip or tar archive", archive.display()))
-    })?;
-    let archive_len = fs::metadata(archive)
-        .map_err(|source| io_error(archive, source))?
-        .len();
+pub fn extract(archive: &Path, dest_dir: &Path, limits: &ArchiveLimits) -> Result<Extracted, ArchiveError> {
+    let kind = sniff(archive)
+        .ok_or_else(|| ArchiveError::Malformed(format!("{}: not a zip or tar archive", archive.display())))?;
+    let archive_len = fs::metadata(archive).map_err(|source| io_error(archive, source))?.len();
     let plan = match kind {
         ArchiveKind::Zip => inspect_zip(archive, archive_len, limits)?,
         ArchiveKind::Tar => inspect_tar(archive, limits)?,
@@ -167,22 +144,13 @@ pub fn extract(
     let root = single_root(&plan)?;
 
     let created_dest = prepare_dest(dest_dir)?;
-    let mut writer = Writer {
-        dest_dir,
-        limits,
-        entries: 0,
-        bytes: 0,
-    };
+    let mut writer = Writer { dest_dir, limits, entries: 0, bytes: 0 };
     let written = match kind {
         ArchiveKind::Zip => writer.write_zip(archive, &plan),
         ArchiveKind::Tar => writer.write_tar(archive, &plan),
     };
     match written {
-        Ok(()) => Ok(Extracted {
-            bag_root: dest_dir.join(&root),
-            entries: writer.entries,
-            bytes: writer.bytes,
-        }),
+        Ok(()) => Ok(Extracted { bag_root: dest_dir.join(&root), entries: writer.entries, bytes: writer.bytes }),
         Err(error) => {
             clean_up(dest_dir, created_dest);
             Err(error)
@@ -202,18 +170,11 @@ struct PlannedEntry {
 }
 
 fn describe_roots(roots: &[String]) -> String {
-    if roots.is_empty() {
-        "no entries".to_owned()
-    } else {
-        roots.join(", ")
-    }
+    if roots.is_empty() { "no entries".to_owned() } else { roots.join(", ") }
 }
 
 fn io_error(path: &Path, source: io::Error) -> ArchiveError {
-    ArchiveError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    ArchiveError::Io { path: path.to_path_buf(), source }
 }
 
 fn too_large(detail: String) -> ArchiveError {
@@ -223,10 +184,7 @@ fn too_large(detail: String) -> ArchiveError {
 /// Checks an entry name and splits it into safe components.
 fn checked_components(raw: &[u8]) -> Result<Vec<String>, ArchiveError> {
     let entry = String::from_utf8_lossy(raw).into_owned();
-    let escape = |detail: &str| ArchiveError::PathEscape {
-        entry: entry.clone(),
-        detail: detail.to_owned(),
-    };
+    let escape = |detail: &str| ArchiveError::PathEscape { entry: entry.clone(), detail: detail.to_owned() };
     let Ok(name) = std::str::from_utf8(raw) else {
         return Err(escape("name is not valid utf-8"));
     };
@@ -300,14 +258,9 @@ impl Tally<'_> {
     }
 }
 
-fn inspect_zip(
-    archive: &Path,
-    archive_len: u64,
-    limits: &ArchiveLimits,
-) -> Result<Vec<PlannedEntry>, ArchiveError> {
+fn inspect_zip(archive: &Path, archive_len: u64, limits: &ArchiveLimits) -> Result<Vec<PlannedEntry>, ArchiveError> {
     let file = File::open(archive).map_err(|source| io_error(archive, source))?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(file))
-        .map_err(|error| zip_error(archive, None, error))?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|error| zip_error(archive, None, error))?;
     if zip.len() as u64 > limits.max_entries {
         return Err(too_large(format!(
             "{} has {} entries, more than {}",
@@ -316,19 +269,11 @@ fn inspect_zip(
             limits.max_entries
         )));
     }
-    let mut tally = Tally {
-        archive,
-        limits,
-        entries: Vec::new(),
-        total_bytes: 0,
-        seen: HashSet::new(),
-    };
+    let mut tally = Tally { archive, limits, entries: Vec::new(), total_bytes: 0, seen: HashSet::new() };
     for index in 0..zip.len() {
         // The raw view reads the central directory record and the local
         // header, not the data.
-        let entry = zip
-            .by_index_raw(index)
-            .map_err(|error| zip_error(archive, None, error))?;
+        let entry = zip.by_index_raw(index).map_err(|error| zip_error(archive, None, error))?;
         let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
         let components = checked_components(entry.name_raw())?;
         let file_type = entry.unix_mode().map(|mode| mode & 0o170000).unwrap_or(0);
@@ -336,17 +281,12 @@ fn inspect_zip(
             return Err(ArchiveError::Link { entry: name });
         }
         if entry.encrypted() {
-            return Err(ArchiveError::Malformed(format!(
-                "{}: entry {name} is encrypted",
-                archive.display()
-            )));
+            return Err(ArchiveError::Malformed(format!("{}: entry {name} is encrypted", archive.display())));
         }
         let is_dir = entry.is_dir() || file_type == 0o040000;
         let declared_size = if is_dir { 0 } else { entry.size() };
         let compressed = entry.compressed_size().max(1);
-        if declared_size >= RATIO_CHECK_MIN_BYTES
-            && declared_size / compressed > limits.max_compression_ratio
-        {
+        if declared_size >= RATIO_CHECK_MIN_BYTES && declared_size / compressed > limits.max_compression_ratio {
             return Err(too_large(format!(
                 "entry {name} of {} expands from {} to {declared_size} bytes, a ratio above {}",
                 archive.display(),
@@ -354,12 +294,7 @@ fn inspect_zip(
                 limits.max_compression_ratio
             )));
         }
-        tally.add(PlannedEntry {
-            name,
-            components,
-            is_dir,
-            declared_size,
-        })?;
+        tally.add(PlannedEntry { name, components, is_dir, declared_size })?;
     }
     if tally.total_bytes >= RATIO_CHECK_MIN_BYTES
         && tally.total_bytes / archive_len.max(1) > limits.max_compression_ratio
@@ -377,17 +312,9 @@ fn inspect_zip(
 fn inspect_tar(archive: &Path, limits: &ArchiveLimits) -> Result<Vec<PlannedEntry>, ArchiveError> {
     let file = File::open(archive).map_err(|source| io_error(archive, source))?;
     let mut tar = tar::Archive::new(file);
-    let mut tally = Tally {
-        archive,
-        limits,
-        entries: Vec::new(),
-        total_bytes: 0,
-        seen: HashSet::new(),
-    };
+    let mut tally = Tally { archive, limits, entries: Vec::new(), total_bytes: 0, seen: HashSet::new() };
     // Seeks over the data of each entry instead of reading it.
-    let entries = tar
-        .entries_with_seek()
-        .map_err(|error| tar_error(archive, error))?;
+    let entries = tar.entries_with_seek().map_err(|error| tar_error(archive, error))?;
     for entry in entries {
         let entry = entry.map_err(|error| tar_error(archive, error))?;
         if let Some(planned) = plan_tar_entry(archive, &entry)? {
@@ -398,10 +325,7 @@ fn inspect_tar(archive: &Path, limits: &ArchiveLimits) -> Result<Vec<PlannedEntr
 }
 
 /// Checks one tar entry; `None` for metadata entries that carry no file.
-fn plan_tar_entry<R: Read>(
-    archive: &Path,
-    entry: &tar::Entry<'_, R>,
-) -> Result<Option<PlannedEntry>, ArchiveError> {
+fn plan_tar_entry<R: Read>(archive: &Path, entry: &tar::Entry<'_, R>) -> Result<Option<PlannedEntry>, ArchiveError> {
     use tar::EntryType;
     let raw_name = entry.path_bytes();
     let name = String::from_utf8_lossy(&raw_name).into_owned();
@@ -411,17 +335,10 @@ fn plan_tar_entry<R: Read>(
         EntryType::Directory => true,
         // PAX and GNU metadata records; the tar crate folds long names and
         // per-file PAX headers into the following entry already.
-        EntryType::XGlobalHeader
-        | EntryType::XHeader
-        | EntryType::GNULongName
-        | EntryType::GNULongLink => {
+        EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink => {
             return Ok(None);
         }
-        EntryType::Symlink
-        | EntryType::Link
-        | EntryType::Char
-        | EntryType::Block
-        | EntryType::Fifo => {
+        EntryType::Symlink | EntryType::Link | EntryType::Char | EntryType::Block | EntryType::Fifo => {
             return Err(ArchiveError::Link { entry: name });
         }
         other => {
@@ -433,12 +350,7 @@ fn plan_tar_entry<R: Read>(
     };
     let components = checked_components(&raw_name)?;
     let declared_size = if is_dir { 0 } else { entry.size() };
-    Ok(Some(PlannedEntry {
-        name,
-        components,
-        is_dir,
-        declared_size,
-    }))
+    Ok(Some(PlannedEntry { name, components, is_dir, declared_size }))
 }
 
 fn zip_error(archive: &Path, entry: Option<&str>, error: zip::result::ZipError) -> ArchiveError {
@@ -448,8 +360,7 @@ fn zip_error(archive: &Path, entry: Option<&str>, error: zip::result::ZipError) 
     };
     match error {
         zip::result::ZipError::Io(source)
-            if source.kind() != io::ErrorKind::InvalidData
-                && source.kind() != io::ErrorKind::UnexpectedEof =>
+            if source.kind() != io::ErrorKind::InvalidData && source.kind() != io::ErrorKind::UnexpectedEof =>
         {
             io_error(archive, source)
         }
@@ -468,18 +379,11 @@ fn tar_error(archive: &Path, error: io::Error) -> ArchiveError {
 
 /// The one top-level directory every entry lives under.
 fn single_root(plan: &[PlannedEntry]) -> Result<String, ArchiveError> {
-    let roots: BTreeSet<&str> = plan
-        .iter()
-        .map(|entry| entry.components[0].as_str())
-        .collect();
-    let top_level_file = plan
-        .iter()
-        .find(|entry| entry.components.len() == 1 && !entry.is_dir);
+    let roots: BTreeSet<&str> = plan.iter().map(|entry| entry.components[0].as_str()).collect();
+    let top_level_file = plan.iter().find(|entry| entry.components.len() == 1 && !entry.is_dir);
     match (roots.len(), top_level_file) {
         (1, None) => Ok(roots.into_iter().next().unwrap_or_default().to_owned()),
-        _ => Err(ArchiveError::NoSingleRoot {
-            roots: roots.into_iter().take(10).map(str::to_owned).collect(),
-        }),
+        _ => Err(ArchiveError::NoSingleRoot { roots: roots.into_iter().take(10).map(str::to_owned).collect() }),
     }
 }
 
@@ -489,15 +393,11 @@ fn prepare_dest(dest_dir: &Path) -> Result<bool, ArchiveError> {
     match fs::create_dir(dest_dir) {
         Ok(()) => Ok(true),
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-            let mut contents =
-                fs::read_dir(dest_dir).map_err(|source| io_error(dest_dir, source))?;
+            let mut contents = fs::read_dir(dest_dir).map_err(|source| io_error(dest_dir, source))?;
             if contents.next().is_some() {
                 return Err(io_error(
                     dest_dir,
-                    io::Error::new(
-                        io::ErrorKind::AlreadyExists,
-                        "destination directory is not empty",
-                    ),
+                    io::Error::new(io::ErrorKind::AlreadyExists, "destination directory is not empty"),
                 ));
             }
             Ok(false)
@@ -543,20 +443,13 @@ struct Writer<'a> {
 impl Writer<'_> {
     fn write_zip(&mut self, archive: &Path, plan: &[PlannedEntry]) -> Result<(), ArchiveError> {
         let file = File::open(archive).map_err(|source| io_error(archive, source))?;
-        let mut zip = zip::ZipArchive::new(BufReader::new(file))
-            .map_err(|error| zip_error(archive, None, error))?;
+        let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|error| zip_error(archive, None, error))?;
         let mut planned = plan.iter();
         for index in 0..zip.len() {
-            let mut entry = zip
-                .by_index(index)
-                .map_err(|error| zip_error(archive, None, error))?;
+            let mut entry = zip.by_index(index).map_err(|error| zip_error(archive, None, error))?;
             let name_components = checked_components(entry.name_raw())?;
             // Duplicated directory entries were folded during inspection.
-            let Some(planned_entry) = planned
-                .as_slice()
-                .first()
-                .filter(|p| p.components == name_components)
-            else {
+            let Some(planned_entry) = planned.as_slice().first().filter(|p| p.components == name_components) else {
                 if entry.is_dir() {
                     continue;
                 }
@@ -584,11 +477,7 @@ impl Writer<'_> {
             let Some(checked) = plan_tar_entry(archive, &entry)? else {
                 continue;
             };
-            let Some(planned_entry) = planned
-                .as_slice()
-                .first()
-                .filter(|p| p.components == checked.components)
-            else {
+            let Some(planned_entry) = planned.as_slice().first().filter(|p| p.components == checked.components) else {
                 if checked.is_dir {
                     continue;
                 }
@@ -661,8 +550,7 @@ impl Writer<'_> {
                     planned.name
                 )));
             }
-            out.write_all(&buffer[..read])
-                .map_err(|source| io_error(&target, source))?;
+            out.write_all(&buffer[..read]).map_err(|source| io_error(&target, source))?;
         }
         out.flush().map_err(|source| io_error(&target, source))?;
         if written != planned.declared_size {

@@ -52,7 +52,9 @@ pub fn check_profile(bag_info: &[(String, String)], reasons: &mut Vec<Finding<Re
     let values = |label: &str| -> Vec<&str> {
         bag_info.iter().filter(|(name, _)| name.eq_ignore_ascii_case(label)).map(|(_, value)| value.trim()).collect()
     };
-    let invalid = |label: &str, detail: String| Finding::new(ReasonCode::InvalidBagInfoField, format!("{label}: {detail}")).file("bag-info.txt");
+    let invalid = |label: &str, detail: String| {
+        Finding::new(ReasonCode::InvalidBagInfoField, format!("{label}: {detail}")).file("bag-info.txt")
+    };
 
     for label in REQUIRED {
         if values(label).iter().all(|value| value.is_empty()) {
@@ -98,7 +100,9 @@ pub fn check_profile(bag_info: &[(String, String)], reasons: &mut Vec<Finding<Re
     if let Some(value) = first("Scan-Resolution-DPI") {
         match value.parse::<u32>() {
             Ok(dpi) if dpi >= MIN_SCAN_DPI => profile.scan_dpi = Some(dpi),
-            Ok(dpi) => reasons.push(invalid("Scan-Resolution-DPI", format!("{dpi} is below the minimum of {MIN_SCAN_DPI}"))),
+            Ok(dpi) => {
+                reasons.push(invalid("Scan-Resolution-DPI", format!("{dpi} is below the minimum of {MIN_SCAN_DPI}")))
+            }
             Err(_) => reasons.push(invalid("Scan-Resolution-DPI", format!("{value:?} is not a whole number of dpi"))),
         }
     }
@@ -184,14 +188,17 @@ mod tests {
             &mut reasons,
         );
         let lines: Vec<String> = reasons.iter().map(|r| format!("{}: {}", r.code, r.detail)).collect();
-        assert_eq!(lines, [
-            "missing_bag_info_field: Source-Organization is required",
-            "invalid_bag_info_field: Order-Identifier: given 2 times, allowed once",
-            "invalid_bag_info_field: Record-Series: series \"steuer\" is neither `personnel` nor `tax`",
-            "invalid_bag_info_field: Bagging-Date: \"12.03.2024\" is not a date as YYYY-MM-DD",
-            "invalid_bag_info_field: Scan-Resolution-DPI: \"300dpi\" is not a whole number of dpi",
-            "invalid_bag_info_field: Index-Encoding: \"latin1\" is neither UTF-8 nor windows-1252",
-        ]);
+        assert_eq!(
+            lines,
+            [
+                "missing_bag_info_field: Source-Organization is required",
+                "invalid_bag_info_field: Order-Identifier: given 2 times, allowed once",
+                "invalid_bag_info_field: Record-Series: series \"steuer\" is neither `personnel` nor `tax`",
+                "invalid_bag_info_field: Bagging-Date: \"12.03.2024\" is not a date as YYYY-MM-DD",
+                "invalid_bag_info_field: Scan-Resolution-DPI: \"300dpi\" is not a whole number of dpi",
+                "invalid_bag_info_field: Index-Encoding: \"latin1\" is neither UTF-8 nor windows-1252",
+            ]
+        );
         assert_eq!(profile.external_identifier.as_deref(), Some("B-1"));
     }
 }

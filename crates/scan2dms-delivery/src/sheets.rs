@@ -154,7 +154,10 @@ pub(crate) fn parse_index(table: &CsvTable, reasons: &mut Vec<Finding<ReasonCode
         let page_no = match row.fields[2].parse::<u32>() {
             Ok(page_no) if page_no > 0 => page_no,
             _ => {
-                reasons.push(fault(ReasonCode::PageGap, format!("page_no {:?} is not a positive whole number", row.fields[2])));
+                reasons.push(fault(
+                    ReasonCode::PageGap,
+                    format!("page_no {:?} is not a positive whole number", row.fields[2]),
+                ));
                 continue;
             }
         };
@@ -213,18 +216,21 @@ pub(crate) fn cross_check(
         };
         let mut numbers: Vec<u32> = rows.iter().map(|row| row.page_no).collect();
         numbers.sort_unstable();
-        let mut expected = 1;
-        for &number in &numbers {
+        for (expected, &number) in (1..).zip(&numbers) {
             if number != expected {
                 let detail = if number < expected {
                     format!("page_no {number} appears more than once")
                 } else {
                     format!("page_no {expected} is missing (next is {number})")
                 };
-                reasons.push(Finding::new(ReasonCode::PageGap, detail).record(record.record_id.as_str()).page(expected).file(INDEX_FILE));
+                reasons.push(
+                    Finding::new(ReasonCode::PageGap, detail)
+                        .record(record.record_id.as_str())
+                        .page(expected)
+                        .file(INDEX_FILE),
+                );
                 break;
             }
-            expected += 1;
         }
         let rows_len = u32::try_from(rows.len()).unwrap_or(u32::MAX);
         if rows_len != record.pages {

@@ -40,7 +40,9 @@ pub fn decode(bytes: &[u8], encoding: IndexEncoding) -> Result<String, String> {
             std::str::from_utf8(bytes).map(str::to_owned).map_err(|error| {
                 let offset = error.valid_up_to();
                 let line = bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
-                format!("not valid UTF-8 at line {line} (byte {offset}); declare Index-Encoding if the file is windows-1252")
+                format!(
+                    "not valid UTF-8 at line {line} (byte {offset}); declare Index-Encoding if the file is windows-1252"
+                )
             })
         }
         IndexEncoding::Windows1252 => {
@@ -75,11 +77,8 @@ const MAX_FIELD_BYTES: usize = 64 * 1024;
 /// Splits `;`-separated text with a header row. Every row must have as many
 /// fields as the header; empty lines are skipped.
 pub fn read_csv_table(text: &str) -> Result<CsvTable, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(b';')
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(b';').has_headers(false).flexible(true).from_reader(text.as_bytes());
     // Line numbers come from byte offsets: the reader's position before a
     // record, moved past the line breaks it skips.
     let line_at = |byte: u64| {
@@ -132,10 +131,13 @@ mod tests {
     fn rows_keep_their_line_numbers_and_quotes_work() {
         let table = read_csv_table("a;b\r\n1;\"x;y\"\r\n\r\n2;z\r\n").unwrap();
         assert_eq!(table.header, ["a", "b"]);
-        assert_eq!(table.rows, [
-            CsvRow { line: 2, fields: vec!["1".into(), "x;y".into()] },
-            CsvRow { line: 4, fields: vec!["2".into(), "z".into()] },
-        ]);
+        assert_eq!(
+            table.rows,
+            [
+                CsvRow { line: 2, fields: vec!["1".into(), "x;y".into()] },
+                CsvRow { line: 4, fields: vec!["2".into(), "z".into()] },
+            ]
+        );
         assert_eq!(read_csv_table("a;b\n1;2;3\n").unwrap_err(), "line 2: 3 fields, the header has 2");
     }
 }

@@ -62,7 +62,8 @@ impl DirectoryOrderBook {
     /// Reads every `*.csv` in `dir`; a broken order list is an error.
     pub fn read(dir: &Path) -> Result<DirectoryOrderBook, LookupError> {
         let mut orders = HashMap::new();
-        let entries = std::fs::read_dir(dir).map_err(|error| format!("cannot read order directory {}: {error}", dir.display()))?;
+        let entries = std::fs::read_dir(dir)
+            .map_err(|error| format!("cannot read order directory {}: {error}", dir.display()))?;
         for entry in entries {
             let path = entry?.path();
             if path.extension().is_some_and(|extension| extension == "csv") {
@@ -182,7 +183,9 @@ pub fn validate_delivery(
     if batch_id.parse::<BatchId>().is_err() {
         reasons.push(Finding::new(
             ReasonCode::InvalidBagInfoField,
-            format!("the bag directory name {batch_id:?} is not a valid batch id (^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$)"),
+            format!(
+                "the bag directory name {batch_id:?} is not a valid batch id (^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$)"
+            ),
         ));
     }
 
@@ -196,7 +199,9 @@ pub fn validate_delivery(
     let index_complete = index_table
         .as_ref()
         .is_some_and(|table| table.header == crate::sheets::INDEX_HEADER && pages.len() == table.rows.len());
-    if records_table.as_ref().is_some_and(|table| table.header == crate::sheets::RECORDS_HEADER) && index_table.is_some() {
+    if records_table.as_ref().is_some_and(|table| table.header == crate::sheets::RECORDS_HEADER)
+        && index_table.is_some()
+    {
         cross_check(&records, &pages, index_complete, &mut reasons);
     }
 
@@ -229,7 +234,14 @@ pub fn validate_delivery(
                 .map(|(_, digest)| digest.clone()),
         })
         .collect();
-    Ok(Validation { report: AcceptanceReport::new(batch_id, reasons, warnings), profile, records, pages, payload, notes })
+    Ok(Validation {
+        report: AcceptanceReport::new(batch_id, reasons, warnings),
+        profile,
+        records,
+        pages,
+        payload,
+        notes,
+    })
 }
 
 fn add_bag_findings(bag: &BagReport, reasons: &mut Vec<Finding<ReasonCode>>) {
@@ -271,7 +283,9 @@ fn read_sheet(
     let text = match decode(&bytes, encoding) {
         Ok(text) => text,
         Err(detail) => {
-            reasons.push(Finding::new(ReasonCode::BadEncoding, format!("{} declared: {detail}", encoding.name())).file(file));
+            reasons.push(
+                Finding::new(ReasonCode::BadEncoding, format!("{} declared: {detail}", encoding.name())).file(file),
+            );
             return Ok(None);
         }
     };
@@ -334,7 +348,9 @@ fn check_orders(
             Some(PriorBatch::NotRejected) => reasons.push(
                 Finding::new(
                     ReasonCode::InvalidBagInfoField,
-                    format!("Replaces-Batch: batch {replaced} was not rejected; only a rejected batch can be redelivered"),
+                    format!(
+                        "Replaces-Batch: batch {replaced} was not rejected; only a rejected batch can be redelivered"
+                    ),
                 )
                 .file("bag-info.txt"),
             ),
@@ -379,7 +395,10 @@ fn check_page_paths<'a>(
         }
         if !payload_paths.contains(format!("data/{}", page.file).as_str()) {
             if reported.insert(page.file.as_str()) {
-                reasons.push(fault(ReasonCode::MissingFile, format!("index.csv line {}: no such file in data/", page.line)));
+                reasons.push(fault(
+                    ReasonCode::MissingFile,
+                    format!("index.csv line {}: no such file in data/", page.line),
+                ));
             }
             continue;
         }
@@ -454,28 +473,28 @@ fn check_images(
             if let (Some(declared), Some(dpi)) = (profile.scan_dpi, page.dpi)
                 && dpi + 1.0 < declared as f32
             {
-                let warning = Finding::new(
-                    WarningCode::LowDpi,
-                    format!("{} dpi, declared {declared}", dpi.round()),
-                )
-                .record(row.record_id.as_str())
-                .page(row.page_no)
-                .file(*file);
+                let warning = Finding::new(WarningCode::LowDpi, format!("{} dpi, declared {declared}", dpi.round()))
+                    .record(row.record_id.as_str())
+                    .page(row.page_no)
+                    .file(*file);
                 warnings.push(warning);
             }
-            if options.image_check == ImageCheck::Decode && decoded.insert(row.file_page) {
-                if let Err(error) = scan2dms_imaging::decode_page(&path, row.file_page as usize - 1, &options.image_limits) {
-                    reasons.push(fault(image_error_code(&error), row, error.to_string()));
-                }
+            if options.image_check == ImageCheck::Decode
+                && decoded.insert(row.file_page)
+                && let Err(error) =
+                    scan2dms_imaging::decode_page(&path, row.file_page as usize - 1, &options.image_limits)
+            {
+                reasons.push(fault(image_error_code(&error), row, error.to_string()));
             }
         }
         (reasons, warnings)
     };
     let run = || files.par_iter().map(check_file).collect::<Vec<_>>();
-    let results = match options.threads.and_then(|threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()) {
-        Some(pool) => pool.install(run),
-        None => run(),
-    };
+    let results =
+        match options.threads.and_then(|threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()) {
+            Some(pool) => pool.install(run),
+            None => run(),
+        };
     for (file_reasons, file_warnings) in results {
         reasons.extend(file_reasons);
         warnings.extend(file_warnings);

@@ -24,11 +24,7 @@ pub(crate) fn unpack_rows(data: &[u8], width: u32, height: u32, bits: u8) -> Opt
     let max = (1u32 << bits) - 1;
     let per_byte = 8 / bits;
     let mut gray = GrayImage::new(width, height);
-    for (y, row) in data
-        .chunks_exact(row_bytes)
-        .take(height as usize)
-        .enumerate()
-    {
+    for (y, row) in data.chunks_exact(row_bytes).take(height as usize).enumerate() {
         for x in 0..width {
             let byte = row[(x / per_byte) as usize];
             let shift = 8 - bits * (x % per_byte + 1);
@@ -42,12 +38,7 @@ pub(crate) fn unpack_rows(data: &[u8], width: u32, height: u32, bits: u8) -> Opt
 /// Decodes a CCITT Group 4 (T.6) stream of `width x height` pixels. A fax
 /// white pixel becomes `white_value`, a black one its complement.
 /// Returns `None` when the stream is not valid G4.
-pub(crate) fn decode_g4(
-    data: &[u8],
-    width: u32,
-    height: u32,
-    white_value: u8,
-) -> Option<GrayImage> {
+pub(crate) fn decode_g4(data: &[u8], width: u32, height: u32, white_value: u8) -> Option<GrayImage> {
     let width16 = u16::try_from(width).ok()?;
     let height16 = u16::try_from(height).ok()?;
     let mut gray = GrayImage::new(width, height);
@@ -64,12 +55,7 @@ pub(crate) fn decode_g4(
 /// Decodes a one-dimensional CCITT Group 3 (T.4, modified Huffman with EOL
 /// codes) stream. Lines beyond `height` are ignored, missing lines stay
 /// white. Returns `None` when the stream is not valid G3.
-pub(crate) fn decode_g3(
-    data: &[u8],
-    width: u32,
-    height: u32,
-    white_value: u8,
-) -> Option<GrayImage> {
+pub(crate) fn decode_g3(data: &[u8], width: u32, height: u32, white_value: u8) -> Option<GrayImage> {
     let width16 = u16::try_from(width).ok()?;
     let mut gray = GrayImage::from_pixel(width, height, image::Luma([white_value]));
     let mut y = 0u32;
@@ -83,11 +69,7 @@ pub(crate) fn decode_g3(
     });
     // A stream that ends without its return-to-control marker is accepted
     // when it produced every line.
-    if finished.is_some() || decoded_lines == height {
-        Some(gray)
-    } else {
-        None
-    }
+    if finished.is_some() || decoded_lines == height { Some(gray) } else { None }
 }
 
 fn write_line(gray: &mut GrayImage, y: u32, transitions: &[u16], width: u16, white_value: u8) {

@@ -49,10 +49,7 @@ impl Default for Limits {
     /// 64 megapixels (an A3 page at 500 dpi, about 190 MB as RGB) and
     /// 5000 pages per file.
     fn default() -> Limits {
-        Limits {
-            max_pixels: 64_000_000,
-            max_pages_per_file: 5000,
-        }
+        Limits { max_pixels: 64_000_000, max_pages_per_file: 5000 }
     }
 }
 
@@ -140,27 +137,17 @@ pub struct DecodedPage {
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     #[error("cannot read {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("unknown image format (not tiff, png, jpeg or pdf by its magic bytes)")]
     UnknownFormat,
     #[error("malformed image: {0}")]
     Malformed(String),
     #[error("image of {width}x{height} pixels exceeds the limit of {max_pixels} pixels")]
-    TooLarge {
-        width: u32,
-        height: u32,
-        max_pixels: u64,
-    },
+    TooLarge { width: u32, height: u32, max_pixels: u64 },
     #[error("file has more than {max_pages_per_file} pages")]
     TooManyPages { max_pages_per_file: u32 },
     #[error("page index {page_index} out of range, the file has {page_count} pages")]
-    PageOutOfRange {
-        page_index: usize,
-        page_count: usize,
-    },
+    PageOutOfRange { page_index: usize, page_count: usize },
     #[error("unsupported image: {0}")]
     Unsupported(String),
 }
@@ -206,25 +193,16 @@ pub fn probe(path: &Path, limits: &Limits) -> Result<FileInfo, ImageError> {
 ///
 /// The page's declared pixel count is checked against `limits.max_pixels`
 /// before its pixel buffer is allocated.
-pub fn decode_page(
-    path: &Path,
-    page_index: usize,
-    limits: &Limits,
-) -> Result<DecodedPage, ImageError> {
+pub fn decode_page(path: &Path, page_index: usize, limits: &Limits) -> Result<DecodedPage, ImageError> {
     let format = sniff_file(path)?;
     if page_index >= limits.max_pages_per_file as usize {
-        return Err(ImageError::TooManyPages {
-            max_pages_per_file: limits.max_pages_per_file,
-        });
+        return Err(ImageError::TooManyPages { max_pages_per_file: limits.max_pages_per_file });
     }
     guard_panics(path, || match format {
         Format::Tiff => tiff_file::decode_page(path, page_index, limits),
         Format::Png | Format::Jpeg => {
             if page_index > 0 {
-                return Err(ImageError::PageOutOfRange {
-                    page_index,
-                    page_count: 1,
-                });
+                return Err(ImageError::PageOutOfRange { page_index, page_count: 1 });
             }
             raster::decode(path, format, limits)
         }
@@ -242,10 +220,7 @@ fn sniff_file(path: &Path) -> Result<Format, ImageError> {
             Ok(n) => filled += n,
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
             Err(source) => {
-                return Err(ImageError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                });
+                return Err(ImageError::Io { path: path.to_path_buf(), source });
             }
         }
     }
@@ -253,17 +228,11 @@ fn sniff_file(path: &Path) -> Result<Format, ImageError> {
 }
 
 pub(crate) fn open(path: &Path) -> Result<File, ImageError> {
-    File::open(path).map_err(|source| ImageError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    File::open(path).map_err(|source| ImageError::Io { path: path.to_path_buf(), source })
 }
 
 pub(crate) fn io_error(path: &Path, source: std::io::Error) -> ImageError {
-    ImageError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    ImageError::Io { path: path.to_path_buf(), source }
 }
 
 pub(crate) fn malformed(path: &Path, detail: impl fmt::Display) -> ImageError {
@@ -277,11 +246,7 @@ pub(crate) fn unsupported(path: &Path, detail: impl fmt::Display) -> ImageError 
 /// Checks a declared page size before anything is allocated for it.
 pub(crate) fn check_pixels(width: u32, height: u32, limits: &Limits) -> Result<(), ImageError> {
     if u64::from(width) * u64::from(height) > limits.max_pixels {
-        return Err(ImageError::TooLarge {
-            width,
-            height,
-            max_pixels: limits.max_pixels,
-        });
+        return Err(ImageError::TooLarge { width, height, max_pixels: limits.max_pixels });
     }
     Ok(())
 }
@@ -294,10 +259,7 @@ pub(crate) fn check_pixels(width: u32, height: u32, limits: &Limits) -> Result<(
 /// rest of the batch) down with it. `catch_unwind` is safe code; nothing
 /// observable leaks out of the closure except its result, so asserting unwind
 /// safety is sound here.
-fn guard_panics<T>(
-    path: &Path,
-    work: impl FnOnce() -> Result<T, ImageError>,
-) -> Result<T, ImageError> {
+fn guard_panics<T>(path: &Path, work: impl FnOnce() -> Result<T, ImageError>) -> Result<T, ImageError> {
     match catch_unwind(AssertUnwindSafe(work)) {
         Ok(result) => result,
         Err(payload) => {

@@ -21,8 +21,7 @@ use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 
 use crate::tiff_file::{luma, rgb_to_gray};
 use crate::{
-    ColorKind, DecodedPage, ImageError, Limits, PageInfo, bilevel, check_pixels, malformed, raster,
-    unsupported,
+    ColorKind, DecodedPage, ImageError, Limits, PageInfo, bilevel, check_pixels, malformed, raster, unsupported,
 };
 
 /// Cap on any object or xref stream lopdf inflates while loading.
@@ -42,25 +41,14 @@ pub(crate) fn probe(path: &Path, limits: &Limits) -> Result<Vec<PageInfo>, Image
     Ok(pages)
 }
 
-pub(crate) fn decode_page(
-    path: &Path,
-    page_index: usize,
-    limits: &Limits,
-) -> Result<DecodedPage, ImageError> {
+pub(crate) fn decode_page(path: &Path, page_index: usize, limits: &Limits) -> Result<DecodedPage, ImageError> {
     let document = load(path)?;
     let page_ids = page_ids(path, &document, limits)?;
     let Some(&page_id) = page_ids.get(page_index) else {
-        return Err(ImageError::PageOutOfRange {
-            page_index,
-            page_count: page_ids.len(),
-        });
+        return Err(ImageError::PageOutOfRange { page_index, page_count: page_ids.len() });
     };
     let page_image = page_image(path, &document, page_id, page_index)?;
-    let PageImage {
-        mut info,
-        image_id,
-        filters,
-    } = page_image;
+    let PageImage { mut info, image_id, filters } = page_image;
     check_pixels(info.width, info.height, limits)?;
     let page = page_index + 1;
     let stream = document
@@ -81,10 +69,7 @@ pub(crate) fn decode_page(
             decode_samples(path, &document, stream, &info, page)?
         }
         other => {
-            return Err(unsupported(
-                path,
-                format_args!("pdf page {page}: image filter {}", other.join(", ")),
-            ));
+            return Err(unsupported(path, format_args!("pdf page {page}: image filter {}", other.join(", "))));
         }
     };
     if invert {
@@ -102,10 +87,7 @@ struct PageImage {
 }
 
 fn load(path: &Path) -> Result<Document, ImageError> {
-    let options = LoadOptions {
-        max_decompressed_size: Some(MAX_LOAD_DECOMPRESSED_BYTES),
-        ..LoadOptions::default()
-    };
+    let options = LoadOptions { max_decompressed_size: Some(MAX_LOAD_DECOMPRESSED_BYTES), ..LoadOptions::default() };
     Document::load_with_options(path, options).map_err(|error| match error {
         lopdf::Error::IO(source)
             if source.kind() == std::io::ErrorKind::NotFound
@@ -117,17 +99,11 @@ fn load(path: &Path) -> Result<Document, ImageError> {
     })
 }
 
-fn page_ids(
-    path: &Path,
-    document: &Document,
-    limits: &Limits,
-) -> Result<Vec<ObjectId>, ImageError> {
+fn page_ids(path: &Path, document: &Document, limits: &Limits) -> Result<Vec<ObjectId>, ImageError> {
     let max_pages = limits.max_pages_per_file as usize;
     let page_ids: Vec<ObjectId> = document.page_iter().take(max_pages + 1).collect();
     if page_ids.len() > max_pages {
-        return Err(ImageError::TooManyPages {
-            max_pages_per_file: limits.max_pages_per_file,
-        });
+        return Err(ImageError::TooManyPages { max_pages_per_file: limits.max_pages_per_file });
     }
     if page_ids.is_empty() {
         return Err(malformed(path, "pdf has no pages"));
@@ -135,12 +111,7 @@ fn page_ids(
     Ok(page_ids)
 }
 
-fn page_image(
-    path: &Path,
-    document: &Document,
-    page_id: ObjectId,
-    page_index: usize,
-) -> Result<PageImage, ImageError> {
+fn page_image(path: &Path, document: &Document, page_id: ObjectId, page_index: usize) -> Result<PageImage, ImageError> {
     let page = page_index + 1;
     let images = document
         .get_page_images(page_id)
@@ -150,28 +121,18 @@ fn page_image(
         .filter(|image| image.width > 0 && image.height > 0)
         .max_by_key(|image| image.width.saturating_mul(image.height))
     else {
-        return Err(unsupported(
-            path,
-            format_args!("pdf page {page} has no image (only image-only pdf is supported)"),
-        ));
+        return Err(unsupported(path, format_args!("pdf page {page} has no image (only image-only pdf is supported)")));
     };
-    let (Ok(width), Ok(height)) = (u32::try_from(largest.width), u32::try_from(largest.height))
-    else {
+    let (Ok(width), Ok(height)) = (u32::try_from(largest.width), u32::try_from(largest.height)) else {
         return Err(malformed(
             path,
-            format_args!(
-                "pdf page {page}: image size {}x{} out of range",
-                largest.width, largest.height
-            ),
+            format_args!("pdf page {page}: image size {}x{} out of range", largest.width, largest.height),
         ));
     };
     let dict = largest.origin_dict;
     let filters = largest.filters.clone().unwrap_or_default();
     let bits = largest.bits_per_component.unwrap_or(8);
-    let image_mask = dict
-        .get(b"ImageMask")
-        .and_then(Object::as_bool)
-        .unwrap_or(false);
+    let image_mask = dict.get(b"ImageMask").and_then(Object::as_bool).unwrap_or(false);
     let last_filter = filters.last().map(String::as_str).unwrap_or("");
     let is_ccitt = matches!(last_filter, "CCITTFaxDecode" | "CCF");
     let color = if image_mask || is_ccitt || bits == 1 {
@@ -181,9 +142,7 @@ fn page_image(
             Some(1) => ColorKind::Gray,
             Some(3) => ColorKind::Rgb,
             Some(_) => ColorKind::Other,
-            None if matches!(largest.color_space.as_deref(), Some("Indexed" | "I")) => {
-                ColorKind::Rgb
-            }
+            None if matches!(largest.color_space.as_deref(), Some("Indexed" | "I")) => ColorKind::Rgb,
             None => ColorKind::Other,
         }
     };
@@ -200,19 +159,8 @@ fn page_image(
         "" => "none".to_owned(),
         other => other.trim_end_matches("Decode").to_ascii_lowercase(),
     };
-    let dpi = page_width_points(document, page_id)
-        .map(|points| (f64::from(width) * 72.0 / points) as f32);
-    Ok(PageImage {
-        info: PageInfo {
-            width,
-            height,
-            dpi,
-            color,
-            compression,
-        },
-        image_id: largest.id,
-        filters,
-    })
+    let dpi = page_width_points(document, page_id).map(|points| (f64::from(width) * 72.0 / points) as f32);
+    Ok(PageImage { info: PageInfo { width, height, dpi, color, compression }, image_id: largest.id, filters })
 }
 
 /// Width of the page in points, from the (inherited) MediaBox, taking
@@ -223,16 +171,10 @@ fn page_width_points(document: &Document, page_id: ObjectId) -> Option<f64> {
     let mut rotate = None;
     for _ in 0..MAX_PARENT_DEPTH {
         if media_box.is_none() {
-            media_box = node
-                .get_deref(b"MediaBox", document)
-                .and_then(Object::as_array)
-                .ok();
+            media_box = node.get_deref(b"MediaBox", document).and_then(Object::as_array).ok();
         }
         if rotate.is_none() {
-            rotate = node
-                .get_deref(b"Rotate", document)
-                .and_then(Object::as_i64)
-                .ok();
+            rotate = node.get_deref(b"Rotate", document).and_then(Object::as_i64).ok();
         }
         if media_box.is_some() && rotate.is_some() {
             break;
@@ -251,11 +193,7 @@ fn page_width_points(document: &Document, page_id: ObjectId) -> Option<f64> {
         return None;
     };
     let (width, height) = ((x1 - x0).abs(), (y1 - y0).abs());
-    let extent = if rotate.unwrap_or(0).rem_euclid(180) == 90 {
-        height
-    } else {
-        width
-    };
+    let extent = if rotate.unwrap_or(0).rem_euclid(180) == 90 { height } else { width };
     (extent.is_finite() && extent >= 1.0).then_some(extent)
 }
 
@@ -268,12 +206,7 @@ fn components(document: &Document, dict: &Dictionary) -> Option<u32> {
             let family = array.first()?.as_name().ok()?;
             match family {
                 b"ICCBased" => {
-                    let profile = document
-                        .dereference(array.get(1)?)
-                        .ok()?
-                        .1
-                        .as_stream()
-                        .ok()?;
+                    let profile = document.dereference(array.get(1)?).ok()?.1.as_stream().ok()?;
                     let n = profile.dict.get(b"N").and_then(Object::as_i64).ok()?;
                     u32::try_from(n).ok()
                 }
@@ -297,16 +230,10 @@ fn name_components(name: &[u8]) -> Option<u32> {
 
 /// `/Decode [1 0]` on a one-component image swaps black and white.
 fn decode_array_inverts(document: &Document, dict: &Dictionary) -> bool {
-    let Ok(decode) = dict
-        .get_deref(b"Decode", document)
-        .and_then(Object::as_array)
-    else {
+    let Ok(decode) = dict.get_deref(b"Decode", document).and_then(Object::as_array) else {
         return false;
     };
-    let values: Vec<f32> = decode
-        .iter()
-        .filter_map(|value| value.as_float().ok())
-        .collect();
+    let values: Vec<f32> = decode.iter().filter_map(|value| value.as_float().ok()).collect();
     matches!(values[..], [low, high] if low > high)
 }
 
@@ -319,9 +246,7 @@ fn decode_parms<'a>(document: &'a Document, dict: &'a Dictionary) -> Option<&'a 
 }
 
 fn ccitt_k(document: &Document, dict: &Dictionary) -> i64 {
-    decode_parms(document, dict)
-        .and_then(|parms| parms.get(b"K").and_then(Object::as_i64).ok())
-        .unwrap_or(0)
+    decode_parms(document, dict).and_then(|parms| parms.get(b"K").and_then(Object::as_i64).ok()).unwrap_or(0)
 }
 
 fn decode_ccitt(
@@ -337,12 +262,8 @@ fn decode_ccitt(
     let integer = |key: &[u8]| parms.and_then(|parms| parms.get(key).and_then(Object::as_i64).ok());
     let k = integer(b"K").unwrap_or(0);
     let columns = integer(b"Columns").unwrap_or(1728);
-    let rows = integer(b"Rows")
-        .filter(|rows| *rows > 0)
-        .unwrap_or(i64::from(info.height));
-    let black_is_1 = parms
-        .and_then(|parms| parms.get(b"BlackIs1").and_then(Object::as_bool).ok())
-        .unwrap_or(false);
+    let rows = integer(b"Rows").filter(|rows| *rows > 0).unwrap_or(i64::from(info.height));
+    let black_is_1 = parms.and_then(|parms| parms.get(b"BlackIs1").and_then(Object::as_bool).ok()).unwrap_or(false);
     let (Ok(width), Ok(height)) = (u32::try_from(columns), u32::try_from(rows)) else {
         return Err(malformed(
             path,
@@ -350,10 +271,7 @@ fn decode_ccitt(
         ));
     };
     if width == 0 {
-        return Err(malformed(
-            path,
-            format_args!("pdf page {page}: ccitt columns is zero"),
-        ));
+        return Err(malformed(path, format_args!("pdf page {page}: ccitt columns is zero")));
     }
     check_pixels(width, height, limits)?;
     // A fax white pixel becomes sample 0 when BlackIs1 is true, 1 otherwise;
@@ -364,17 +282,9 @@ fn decode_ccitt(
     } else if k == 0 {
         bilevel::decode_g3(data, width, height, white_value)
     } else {
-        return Err(unsupported(
-            path,
-            format_args!("pdf page {page}: two-dimensional ccitt group 3 (k={k})"),
-        ));
+        return Err(unsupported(path, format_args!("pdf page {page}: two-dimensional ccitt group 3 (k={k})")));
     };
-    decoded.ok_or_else(|| {
-        malformed(
-            path,
-            format_args!("pdf page {page}: invalid ccitt fax data"),
-        )
-    })
+    decoded.ok_or_else(|| malformed(path, format_args!("pdf page {page}: invalid ccitt fax data")))
 }
 
 fn decode_samples(
@@ -385,70 +295,36 @@ fn decode_samples(
     page: usize,
 ) -> Result<GrayImage, ImageError> {
     let dict = &stream.dict;
-    let image_mask = dict
-        .get(b"ImageMask")
-        .and_then(Object::as_bool)
-        .unwrap_or(false);
-    let bits = if image_mask {
-        1
-    } else {
-        dict.get(b"BitsPerComponent")
-            .and_then(Object::as_i64)
-            .unwrap_or(8)
-    };
-    let samples = if image_mask {
-        Some(1)
-    } else {
-        components(document, dict)
-    };
+    let image_mask = dict.get(b"ImageMask").and_then(Object::as_bool).unwrap_or(false);
+    let bits = if image_mask { 1 } else { dict.get(b"BitsPerComponent").and_then(Object::as_i64).unwrap_or(8) };
+    let samples = if image_mask { Some(1) } else { components(document, dict) };
     let Some(samples) = samples else {
-        return Err(unsupported(
-            path,
-            format_args!("pdf page {page}: image colour space"),
-        ));
+        return Err(unsupported(path, format_args!("pdf page {page}: image colour space")));
     };
     let (width, height) = (info.width, info.height);
     let row_bytes = (u64::from(width) * u64::from(samples) * bits.max(0) as u64).div_ceil(8);
     let expected = row_bytes * u64::from(height);
-    let expected_usize = usize::try_from(expected).map_err(|_| {
-        malformed(
-            path,
-            format_args!("pdf page {page}: image too large for this platform"),
-        )
-    })?;
-    let data = if stream
-        .filters()
-        .map(|filters| filters.is_empty())
-        .unwrap_or(true)
-    {
+    let expected_usize = usize::try_from(expected)
+        .map_err(|_| malformed(path, format_args!("pdf page {page}: image too large for this platform")))?;
+    let data = if stream.filters().map(|filters| filters.is_empty()).unwrap_or(true) {
         stream.content.clone()
     } else {
         stream
             .decompressed_content_with_limit(expected_usize.saturating_add(4096))
-            .map_err(|error| {
-                malformed(path, format_args!("pdf page {page}: image stream: {error}"))
-            })?
+            .map_err(|error| malformed(path, format_args!("pdf page {page}: image stream: {error}")))?
     };
     if (data.len() as u64) < expected {
         return Err(malformed(
             path,
-            format_args!(
-                "pdf page {page}: image stream has {} bytes, {expected} expected",
-                data.len()
-            ),
+            format_args!("pdf page {page}: image stream has {} bytes, {expected} expected", data.len()),
         ));
     }
     let gray = match (samples, bits) {
         (1, 1 | 2 | 4) => bilevel::unpack_rows(&data, width, height, bits as u8),
         (1, 8) => GrayImage::from_raw(width, height, data[..expected_usize].to_vec()),
-        (1, 16) => GrayImage::from_raw(
-            width,
-            height,
-            data.chunks_exact(2)
-                .take(expected_usize / 2)
-                .map(|s| s[0])
-                .collect(),
-        ),
+        (1, 16) => {
+            GrayImage::from_raw(width, height, data.chunks_exact(2).take(expected_usize / 2).map(|s| s[0]).collect())
+        }
         (3, 8) => rgb_to_gray(&data, 3, width, height),
         (4, 8) => {
             let gray = data[..expected_usize]
@@ -466,10 +342,5 @@ fn decode_samples(
         }
         _ => None,
     };
-    gray.ok_or_else(|| {
-        unsupported(
-            path,
-            format_args!("pdf page {page}: {samples} components at {bits} bits"),
-        )
-    })
+    gray.ok_or_else(|| unsupported(path, format_args!("pdf page {page}: {samples} components at {bits} bits")))
 }

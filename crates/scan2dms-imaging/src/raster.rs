@@ -16,9 +16,7 @@
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use crate::{
-    ColorKind, DecodedPage, Format, ImageError, Limits, PageInfo, check_pixels, malformed,
-};
+use crate::{ColorKind, DecodedPage, Format, ImageError, Limits, PageInfo, check_pixels, malformed};
 
 /// Bound on the PNG chunks and JPEG markers examined before the image data.
 const MAX_HEADER_SEGMENTS: usize = 10_000;
@@ -35,11 +33,7 @@ pub(crate) fn probe_jpeg(path: &Path, limits: &Limits) -> Result<PageInfo, Image
     Ok(info)
 }
 
-pub(crate) fn decode(
-    path: &Path,
-    format: Format,
-    limits: &Limits,
-) -> Result<DecodedPage, ImageError> {
+pub(crate) fn decode(path: &Path, format: Format, limits: &Limits) -> Result<DecodedPage, ImageError> {
     let info = match format {
         Format::Png => png_info(path)?,
         _ => jpeg_info(path)?,
@@ -65,20 +59,12 @@ pub(crate) fn decode(
             ),
         ));
     }
-    Ok(DecodedPage {
-        info,
-        gray: decoded.into_luma8(),
-    })
+    Ok(DecodedPage { info, gray: decoded.into_luma8() })
 }
 
 /// Decodes an in-memory JPEG (a PDF `DCTDecode` stream) within the limits.
-pub(crate) fn decode_jpeg_bytes(
-    path: &Path,
-    data: &[u8],
-    limits: &Limits,
-) -> Result<image::GrayImage, ImageError> {
-    let mut reader =
-        image::ImageReader::with_format(std::io::Cursor::new(data), image::ImageFormat::Jpeg);
+pub(crate) fn decode_jpeg_bytes(path: &Path, data: &[u8], limits: &Limits) -> Result<image::GrayImage, ImageError> {
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(data), image::ImageFormat::Jpeg);
     reader.limits(image_limits(limits));
     let decoded = reader.decode().map_err(|error| image_error(path, error))?;
     Ok(decoded.into_luma8())
@@ -96,9 +82,7 @@ pub(crate) fn image_limits(limits: &Limits) -> image::Limits {
 
 fn image_error(path: &Path, error: image::ImageError) -> ImageError {
     match error {
-        image::ImageError::Limits(detail) => {
-            malformed(path, format_args!("decoder limits exceeded: {detail}"))
-        }
+        image::ImageError::Limits(detail) => malformed(path, format_args!("decoder limits exceeded: {detail}")),
         image::ImageError::Unsupported(detail) => crate::unsupported(path, detail),
         other => malformed(path, other),
     }
@@ -114,8 +98,7 @@ fn png_info(path: &Path) -> Result<PageInfo, ImageError> {
     for _ in 0..MAX_HEADER_SEGMENTS {
         let mut chunk_head = [0u8; 8];
         read_exact(path, &mut reader, &mut chunk_head, "png chunk header")?;
-        let length =
-            u32::from_be_bytes([chunk_head[0], chunk_head[1], chunk_head[2], chunk_head[3]]);
+        let length = u32::from_be_bytes([chunk_head[0], chunk_head[1], chunk_head[2], chunk_head[3]]);
         let kind = [chunk_head[4], chunk_head[5], chunk_head[6], chunk_head[7]];
         match &kind {
             b"IHDR" | b"pHYs" if length <= 64 => {
@@ -155,19 +138,10 @@ fn png_info(path: &Path) -> Result<PageInfo, ImageError> {
         (0 | 4, _) => ColorKind::Gray,
         (2 | 3 | 6, _) => ColorKind::Rgb,
         _ => {
-            return Err(malformed(
-                path,
-                format_args!("png color type {color_type} is invalid"),
-            ));
+            return Err(malformed(path, format_args!("png color type {color_type} is invalid")));
         }
     };
-    Ok(PageInfo {
-        width,
-        height,
-        dpi,
-        color,
-        compression: "png".to_owned(),
-    })
+    Ok(PageInfo { width, height, dpi, color, compression: "png".to_owned() })
 }
 
 fn jpeg_info(path: &Path) -> Result<PageInfo, ImageError> {
@@ -240,10 +214,7 @@ fn jpeg_info(path: &Path) -> Result<PageInfo, ImageError> {
             _ => {}
         }
     }
-    Err(malformed(
-        path,
-        "jpeg has too many segments before its frame header",
-    ))
+    Err(malformed(path, "jpeg has too many segments before its frame header"))
 }
 
 /// XResolution of IFD0 of an EXIF block (a TIFF structure), in dpi.
@@ -255,24 +226,11 @@ fn exif_x_dpi(tiff: &[u8]) -> Option<f32> {
     };
     let u16_at = |at: usize| -> Option<u16> {
         let bytes = [*tiff.get(at)?, *tiff.get(at + 1)?];
-        Some(if little {
-            u16::from_le_bytes(bytes)
-        } else {
-            u16::from_be_bytes(bytes)
-        })
+        Some(if little { u16::from_le_bytes(bytes) } else { u16::from_be_bytes(bytes) })
     };
     let u32_at = |at: usize| -> Option<u32> {
-        let bytes = [
-            *tiff.get(at)?,
-            *tiff.get(at + 1)?,
-            *tiff.get(at + 2)?,
-            *tiff.get(at + 3)?,
-        ];
-        Some(if little {
-            u32::from_le_bytes(bytes)
-        } else {
-            u32::from_be_bytes(bytes)
-        })
+        let bytes = [*tiff.get(at)?, *tiff.get(at + 1)?, *tiff.get(at + 2)?, *tiff.get(at + 3)?];
+        Some(if little { u32::from_le_bytes(bytes) } else { u32::from_be_bytes(bytes) })
     };
     let ifd = u32_at(4)? as usize;
     let entries = u16_at(ifd)?;
@@ -299,25 +257,13 @@ fn exif_x_dpi(tiff: &[u8]) -> Option<f32> {
     }
 }
 
-fn read_exact(
-    path: &Path,
-    reader: &mut impl Read,
-    buffer: &mut [u8],
-    what: &str,
-) -> Result<(), ImageError> {
-    reader
-        .read_exact(buffer)
-        .map_err(|error| match error.kind() {
-            std::io::ErrorKind::UnexpectedEof => {
-                malformed(path, format_args!("truncated at the {what}"))
-            }
-            _ => crate::io_error(path, error),
-        })
+fn read_exact(path: &Path, reader: &mut impl Read, buffer: &mut [u8], what: &str) -> Result<(), ImageError> {
+    reader.read_exact(buffer).map_err(|error| match error.kind() {
+        std::io::ErrorKind::UnexpectedEof => malformed(path, format_args!("truncated at the {what}")),
+        _ => crate::io_error(path, error),
+    })
 }
 
 fn skip(path: &Path, reader: &mut (impl Read + Seek), count: i64) -> Result<(), ImageError> {
-    reader
-        .seek(SeekFrom::Current(count))
-        .map(|_| ())
-        .map_err(|error| crate::io_error(path, error))
+    reader.seek(SeekFrom::Current(count)).map(|_| ()).map_err(|error| crate::io_error(path, error))
 }

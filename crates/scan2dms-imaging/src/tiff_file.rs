@@ -24,8 +24,7 @@ use tiff::tags::Tag;
 use tiff::{ColorType, TiffError, TiffFormatError};
 
 use crate::{
-    ColorKind, DecodedPage, ImageError, Limits, PageInfo, bilevel, check_pixels, io_error,
-    malformed, unsupported,
+    ColorKind, DecodedPage, ImageError, Limits, PageInfo, bilevel, check_pixels, io_error, malformed, unsupported,
 };
 
 const COMPRESSION_CCITT_RLE: u16 = 2;
@@ -39,9 +38,7 @@ pub(crate) fn probe(path: &Path, limits: &Limits) -> Result<Vec<PageInfo>, Image
     let mut pages = Vec::new();
     loop {
         if pages.len() >= limits.max_pages_per_file as usize {
-            return Err(ImageError::TooManyPages {
-                max_pages_per_file: limits.max_pages_per_file,
-            });
+            return Err(ImageError::TooManyPages { max_pages_per_file: limits.max_pages_per_file });
         }
         let info = page_info(path, &mut decoder, pages.len())?;
         check_pixels(info.width, info.height, limits)?;
@@ -49,30 +46,19 @@ pub(crate) fn probe(path: &Path, limits: &Limits) -> Result<Vec<PageInfo>, Image
         if !decoder.more_images() {
             break;
         }
-        decoder
-            .next_image()
-            .map_err(|error| tiff_error(path, pages.len(), error))?;
+        decoder.next_image().map_err(|error| tiff_error(path, pages.len(), error))?;
     }
     Ok(pages)
 }
 
-pub(crate) fn decode_page(
-    path: &Path,
-    page_index: usize,
-    limits: &Limits,
-) -> Result<DecodedPage, ImageError> {
+pub(crate) fn decode_page(path: &Path, page_index: usize, limits: &Limits) -> Result<DecodedPage, ImageError> {
     let mut decoder = open_decoder(path)?;
     // Walk the chain header by header; earlier pages' pixels are never read.
     for index in 0..page_index {
         if !decoder.more_images() {
-            return Err(ImageError::PageOutOfRange {
-                page_index,
-                page_count: index + 1,
-            });
+            return Err(ImageError::PageOutOfRange { page_index, page_count: index + 1 });
         }
-        decoder
-            .next_image()
-            .map_err(|error| tiff_error(path, index + 1, error))?;
+        decoder.next_image().map_err(|error| tiff_error(path, index + 1, error))?;
     }
     let info = page_info(path, &mut decoder, page_index)?;
     check_pixels(info.width, info.height, limits)?;
@@ -81,10 +67,7 @@ pub(crate) fn decode_page(
     let gray = match compression {
         COMPRESSION_CCITT_G3 => decode_g3(path, &mut decoder, &info, page_index)?,
         COMPRESSION_CCITT_RLE => {
-            return Err(unsupported(
-                path,
-                format_args!("tiff page {}: ccitt rle (compression 2)", page_index + 1),
-            ));
+            return Err(unsupported(path, format_args!("tiff page {}: ccitt rle (compression 2)", page_index + 1)));
         }
         _ => {
             let mut tiff_limits = tiff::decoder::Limits::default();
@@ -93,20 +76,10 @@ pub(crate) fn decode_page(
             tiff_limits.decoding_buffer_size =
                 usize::try_from(limits.max_pixels.saturating_mul(8)).unwrap_or(usize::MAX);
             decoder = decoder.with_limits(tiff_limits);
-            let color_type = decoder
-                .colortype()
-                .map_err(|error| tiff_error(path, page_index, error))?;
-            let result = decoder
-                .read_image()
-                .map_err(|error| tiff_error(path, page_index, error))?;
+            let color_type = decoder.colortype().map_err(|error| tiff_error(path, page_index, error))?;
+            let result = decoder.read_image().map_err(|error| tiff_error(path, page_index, error))?;
             to_gray(result, color_type, info.width, info.height).ok_or_else(|| {
-                unsupported(
-                    path,
-                    format_args!(
-                        "tiff page {}: cannot convert {color_type:?} to gray",
-                        page_index + 1
-                    ),
-                )
+                unsupported(path, format_args!("tiff page {}: cannot convert {color_type:?} to gray", page_index + 1))
             })?
         }
     };
@@ -118,50 +91,26 @@ fn open_decoder(path: &Path) -> Result<TiffDecoder, ImageError> {
     Decoder::new(BufReader::new(file)).map_err(|error| tiff_error(path, 0, error))
 }
 
-fn page_info(
-    path: &Path,
-    decoder: &mut TiffDecoder,
-    page_index: usize,
-) -> Result<PageInfo, ImageError> {
-    let (width, height) = decoder
-        .dimensions()
-        .map_err(|error| tiff_error(path, page_index, error))?;
+fn page_info(path: &Path, decoder: &mut TiffDecoder, page_index: usize) -> Result<PageInfo, ImageError> {
+    let (width, height) = decoder.dimensions().map_err(|error| tiff_error(path, page_index, error))?;
     if width == 0 || height == 0 {
-        return Err(malformed(
-            path,
-            format_args!("tiff page {}: zero width or height", page_index + 1),
-        ));
+        return Err(malformed(path, format_args!("tiff page {}: zero width or height", page_index + 1)));
     }
     let color = match decoder.colortype() {
         Ok(ColorType::Gray(1)) => ColorKind::Bilevel,
         Ok(ColorType::Gray(_) | ColorType::GrayA(_)) => ColorKind::Gray,
-        Ok(
-            ColorType::RGB(_) | ColorType::RGBA(_) | ColorType::YCbCr(_) | ColorType::Palette(_),
-        ) => ColorKind::Rgb,
+        Ok(ColorType::RGB(_) | ColorType::RGBA(_) | ColorType::YCbCr(_) | ColorType::Palette(_)) => ColorKind::Rgb,
         Ok(_) | Err(_) => ColorKind::Other,
     };
     let compression_code = tag_u16(path, decoder, Tag::Compression, page_index)?.unwrap_or(1);
-    let x_resolution = decoder
-        .find_tag(Tag::XResolution)
-        .ok()
-        .flatten()
-        .and_then(rational_value);
+    let x_resolution = decoder.find_tag(Tag::XResolution).ok().flatten().and_then(rational_value);
     let resolution_unit = tag_u16(path, decoder, Tag::ResolutionUnit, page_index)?.unwrap_or(2);
-    let dpi =
-        x_resolution
-            .filter(|x| x.is_finite() && *x > 0.0)
-            .and_then(|x| match resolution_unit {
-                2 => Some(x as f32),
-                3 => Some((x * 2.54) as f32),
-                _ => None,
-            });
-    Ok(PageInfo {
-        width,
-        height,
-        dpi,
-        color,
-        compression: compression_name(compression_code),
-    })
+    let dpi = x_resolution.filter(|x| x.is_finite() && *x > 0.0).and_then(|x| match resolution_unit {
+        2 => Some(x as f32),
+        3 => Some((x * 2.54) as f32),
+        _ => None,
+    });
+    Ok(PageInfo { width, height, dpi, color, compression: compression_name(compression_code) })
 }
 
 /// A TIFF RATIONAL (or, leniently, any number) as `f64`.
@@ -198,15 +147,8 @@ fn compression_name(code: u16) -> String {
     }
 }
 
-fn tag_u16(
-    path: &Path,
-    decoder: &mut TiffDecoder,
-    tag: Tag,
-    page_index: usize,
-) -> Result<Option<u16>, ImageError> {
-    decoder
-        .find_tag_unsigned::<u16>(tag)
-        .map_err(|error| tiff_error(path, page_index, error))
+fn tag_u16(path: &Path, decoder: &mut TiffDecoder, tag: Tag, page_index: usize) -> Result<Option<u16>, ImageError> {
+    decoder.find_tag_unsigned::<u16>(tag).map_err(|error| tiff_error(path, page_index, error))
 }
 
 fn tiff_error(path: &Path, page_index: usize, error: TiffError) -> ImageError {
@@ -219,16 +161,11 @@ fn tiff_error(path: &Path, page_index: usize, error: TiffError) -> ImageError {
         {
             io_error(path, source)
         }
-        TiffError::UnsupportedError(detail) => {
-            unsupported(path, format_args!("tiff page {page}: {detail}"))
-        }
+        TiffError::UnsupportedError(detail) => unsupported(path, format_args!("tiff page {page}: {detail}")),
         TiffError::FormatError(TiffFormatError::CycleInOffsets) => {
             malformed(path, format_args!("tiff ifd chain loops after page {page}"))
         }
-        TiffError::LimitsExceeded => malformed(
-            path,
-            format_args!("tiff page {page}: decoder limits exceeded"),
-        ),
+        TiffError::LimitsExceeded => malformed(path, format_args!("tiff page {page}: decoder limits exceeded")),
         other => malformed(path, format_args!("tiff page {page}: {other}")),
     }
 }
@@ -236,12 +173,7 @@ fn tiff_error(path: &Path, page_index: usize, error: TiffError) -> ImageError {
 /// Turns the `tiff` crate's output into 8-bit gray, 0 = black. The crate has
 /// already applied `WhiteIsZero` inversion, so every gray result is
 /// min-is-black.
-fn to_gray(
-    result: DecodingResult,
-    color_type: ColorType,
-    width: u32,
-    height: u32,
-) -> Option<GrayImage> {
+fn to_gray(result: DecodingResult, color_type: ColorType, width: u32, height: u32) -> Option<GrayImage> {
     let pixels = width as usize * height as usize;
     match (result, color_type) {
         (DecodingResult::U8(data), ColorType::Gray(bits @ (1 | 2 | 4))) => {
@@ -253,11 +185,7 @@ fn to_gray(
         }
         // Signed 8-bit gray: shift -128..=127 to 0..=255.
         (DecodingResult::I8(data), ColorType::Gray(8)) => {
-            let data = data
-                .iter()
-                .take(pixels)
-                .map(|v| (*v as u8) ^ 0x80)
-                .collect();
+            let data = data.iter().take(pixels).map(|v| (*v as u8) ^ 0x80).collect();
             GrayImage::from_raw(width, height, data)
         }
         (DecodingResult::U16(data), ColorType::Gray(16)) => {
@@ -265,13 +193,9 @@ fn to_gray(
             GrayImage::from_raw(width, height, data)
         }
         (DecodingResult::U8(data), ColorType::GrayA(8)) => first_sample(&data, 2, width, height),
-        (
-            DecodingResult::U8(data),
-            ColorType::Multiband {
-                bit_depth: 8,
-                num_samples,
-            },
-        ) => first_sample(&data, usize::from(num_samples), width, height),
+        (DecodingResult::U8(data), ColorType::Multiband { bit_depth: 8, num_samples }) => {
+            first_sample(&data, usize::from(num_samples), width, height)
+        }
         // The Y of YCbCr is the luma already.
         (DecodingResult::U8(data), ColorType::YCbCr(8)) => first_sample(&data, 3, width, height),
         (DecodingResult::U8(data), ColorType::RGB(8)) => rgb_to_gray(&data, 3, width, height),
@@ -302,25 +226,14 @@ fn to_gray(
 fn first_sample(data: &[u8], samples: usize, width: u32, height: u32) -> Option<GrayImage> {
     let needed = (width as usize * height as usize).checked_mul(samples)?;
     let data = data.get(..needed)?;
-    GrayImage::from_raw(
-        width,
-        height,
-        data.chunks_exact(samples).map(|px| px[0]).collect(),
-    )
+    GrayImage::from_raw(width, height, data.chunks_exact(samples).map(|px| px[0]).collect())
 }
 
-pub(crate) fn rgb_to_gray(
-    data: &[u8],
-    samples: usize,
-    width: u32,
-    height: u32,
-) -> Option<GrayImage> {
+pub(crate) fn rgb_to_gray(data: &[u8], samples: usize, width: u32, height: u32) -> Option<GrayImage> {
     let needed = (width as usize * height as usize).checked_mul(samples)?;
     let data = data.get(..needed)?;
-    let gray = data
-        .chunks_exact(samples)
-        .map(|px| luma(u32::from(px[0]), u32::from(px[1]), u32::from(px[2])))
-        .collect();
+    let gray =
+        data.chunks_exact(samples).map(|px| luma(u32::from(px[0]), u32::from(px[1]), u32::from(px[2]))).collect();
     GrayImage::from_raw(width, height, gray)
 }
 
@@ -343,14 +256,10 @@ fn decode_g3(
         .map_err(|error| tiff_error(path, page_index, error))?
         .unwrap_or(0);
     if t4_options & 1 != 0 {
-        return Err(unsupported(
-            path,
-            format_args!("tiff page {page}: two-dimensional ccitt group 3"),
-        ));
+        return Err(unsupported(path, format_args!("tiff page {page}: two-dimensional ccitt group 3")));
     }
     let fill_order = tag_u16(path, decoder, Tag::FillOrder, page_index)?.unwrap_or(1);
-    let photometric =
-        tag_u16(path, decoder, Tag::PhotometricInterpretation, page_index)?.unwrap_or(0);
+    let photometric = tag_u16(path, decoder, Tag::PhotometricInterpretation, page_index)?.unwrap_or(0);
     // libtiff's convention: a fax white run is a 0 bit, then the photometric
     // interpretation says what 0 means.
     let white_value = if photometric == 0 { 255 } else { 0 };
@@ -362,60 +271,36 @@ fn decode_g3(
         .unwrap_or(info.height)
         .clamp(1, info.height);
     if offsets.len() != byte_counts.len() || offsets.is_empty() {
-        return Err(malformed(
-            path,
-            format_args!("tiff page {page}: strip offsets and byte counts differ"),
-        ));
+        return Err(malformed(path, format_args!("tiff page {page}: strip offsets and byte counts differ")));
     }
 
     let mut file = crate::open(path)?;
-    let file_length = file
-        .metadata()
-        .map_err(|source| io_error(path, source))?
-        .len();
+    let file_length = file.metadata().map_err(|source| io_error(path, source))?.len();
     let mut gray = GrayImage::new(info.width, info.height);
     let mut y0 = 0u32;
     for (offset, byte_count) in offsets.iter().zip(&byte_counts) {
         if y0 >= info.height {
             break;
         }
-        let end = offset
-            .checked_add(*byte_count)
-            .filter(|end| *end <= file_length);
+        let end = offset.checked_add(*byte_count).filter(|end| *end <= file_length);
         if end.is_none() {
-            return Err(malformed(
-                path,
-                format_args!("tiff page {page}: strip beyond end of file"),
-            ));
+            return Err(malformed(path, format_args!("tiff page {page}: strip beyond end of file")));
         }
         let mut data = vec![0u8; *byte_count as usize];
-        file.seek(SeekFrom::Start(*offset))
-            .map_err(|source| io_error(path, source))?;
-        file.read_exact(&mut data)
-            .map_err(|source| io_error(path, source))?;
+        file.seek(SeekFrom::Start(*offset)).map_err(|source| io_error(path, source))?;
+        file.read_exact(&mut data).map_err(|source| io_error(path, source))?;
         if fill_order == 2 {
             bilevel::reverse_bits_in_place(&mut data);
         }
         let rows = rows_per_strip.min(info.height - y0);
-        let strip = bilevel::decode_g3(&data, info.width, rows, white_value).ok_or_else(|| {
-            malformed(
-                path,
-                format_args!("tiff page {page}: invalid ccitt group 3 data"),
-            )
-        })?;
+        let strip = bilevel::decode_g3(&data, info.width, rows, white_value)
+            .ok_or_else(|| malformed(path, format_args!("tiff page {page}: invalid ccitt group 3 data")))?;
         image::imageops::replace(&mut gray, &strip, 0, i64::from(y0));
         y0 += rows;
     }
     Ok(gray)
 }
 
-fn tag_u64_vec(
-    path: &Path,
-    decoder: &mut TiffDecoder,
-    tag: Tag,
-    page_index: usize,
-) -> Result<Vec<u64>, ImageError> {
-    decoder
-        .get_tag_u64_vec(tag)
-        .map_err(|error| tiff_error(path, page_index, error))
+fn tag_u64_vec(path: &Path, decoder: &mut TiffDecoder, tag: Tag, page_index: usize) -> Result<Vec<u64>, ImageError> {
+    decoder.get_tag_u64_vec(tag).map_err(|error| tiff_error(path, page_index, error))
 }

@@ -112,11 +112,7 @@ impl fmt::Display for AcceptanceReport {
     }
 }
 
-fn write_findings<C: fmt::Display>(
-    f: &mut fmt::Formatter<'_>,
-    heading: &str,
-    findings: &[Finding<C>],
-) -> fmt::Result {
+fn write_findings<C: fmt::Display>(f: &mut fmt::Formatter<'_>, heading: &str, findings: &[Finding<C>]) -> fmt::Result {
     if findings.is_empty() {
         return Ok(());
     }

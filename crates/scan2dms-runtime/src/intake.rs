@@ -52,7 +52,12 @@ impl<'a> Intake<'a> {
     }
 
     /// Takes every inbox entry that has not changed for `settle`.
-    pub fn poll(&mut self, inbox: &Path, settle: Duration, observer: &dyn Observer) -> Result<Vec<IntakeOutcome>, RuntimeError> {
+    pub fn poll(
+        &mut self,
+        inbox: &Path,
+        settle: Duration,
+        observer: &dyn Observer,
+    ) -> Result<Vec<IntakeOutcome>, RuntimeError> {
         let io = |action, source| RuntimeError::Io { action, path: inbox.to_owned(), source };
         let mut entries: Vec<PathBuf> = match std::fs::read_dir(inbox) {
             Ok(entries) => entries.filter_map(|entry| entry.ok().map(|entry| entry.path())).collect(),
@@ -124,13 +129,20 @@ impl<'a> Intake<'a> {
             return self.refuse(path, &name, &reason, observer).map(Some);
         }
         let source_dir = batch_dir.join("source");
-        std::fs::create_dir_all(&source_dir)
-            .map_err(|source| RuntimeError::Io { action: "cannot create", path: source_dir.clone(), source })?;
+        std::fs::create_dir_all(&source_dir).map_err(|source| RuntimeError::Io {
+            action: "cannot create",
+            path: source_dir.clone(),
+            source,
+        })?;
         let target = source_dir.join(&name);
         if let Err(error) = move_entry(path, &target) {
             // Leave the inbox entry where it was; the next poll tries again.
             let _ = std::fs::remove_dir_all(&batch_dir);
-            return Err(RuntimeError::Io { action: "cannot move delivery out of the inbox", path: path.to_owned(), source: error });
+            return Err(RuntimeError::Io {
+                action: "cannot move delivery out of the inbox",
+                path: path.to_owned(),
+                source: error,
+            });
         }
         self.register(&batch_id, &name, observer).map(Some)
     }
@@ -159,7 +171,8 @@ impl<'a> Intake<'a> {
         let mut dirs: Vec<PathBuf> = entries.filter_map(|entry| entry.ok().map(|entry| entry.path())).collect();
         dirs.sort();
         for dir in dirs {
-            let Some(batch_id) = dir.file_name().and_then(|name| name.to_str()).and_then(|name| name.parse::<BatchId>().ok())
+            let Some(batch_id) =
+                dir.file_name().and_then(|name| name.to_str()).and_then(|name| name.parse::<BatchId>().ok())
             else {
                 continue;
             };
@@ -179,22 +192,40 @@ impl<'a> Intake<'a> {
                 [] => {
                     let _ = std::fs::remove_dir_all(&dir);
                 }
-                _ => tracing::error!(batch_id = %batch_id, dir = %dir.display(), "work area holds several sources; left for an operator"),
+                _ => {
+                    tracing::error!(batch_id = %batch_id, dir = %dir.display(), "work area holds several sources; left for an operator")
+                }
             }
         }
         Ok(())
     }
 
-    fn refuse(&self, path: &Path, name: &str, reason: &str, observer: &dyn Observer) -> Result<IntakeOutcome, RuntimeError> {
+    fn refuse(
+        &self,
+        path: &Path,
+        name: &str,
+        reason: &str,
+        observer: &dyn Observer,
+    ) -> Result<IntakeOutcome, RuntimeError> {
         let refused_dir = self.pipeline.data_dir.join("refused");
-        std::fs::create_dir_all(&refused_dir)
-            .map_err(|source| RuntimeError::Io { action: "cannot create", path: refused_dir.clone(), source })?;
+        std::fs::create_dir_all(&refused_dir).map_err(|source| RuntimeError::Io {
+            action: "cannot create",
+            path: refused_dir.clone(),
+            source,
+        })?;
         let target = refused_dir.join(format!("{name}.{}", now_ms()));
-        move_entry(path, &target)
-            .map_err(|source| RuntimeError::Io { action: "cannot move refused delivery", path: path.to_owned(), source })?;
-        let note_path = refused_dir.join(format!("{}.reason.txt", target.file_name().unwrap_or_default().to_string_lossy()));
-        std::fs::write(&note_path, format!("{name}: {reason}\n"))
-            .map_err(|source| RuntimeError::Io { action: "cannot write", path: note_path.clone(), source })?;
+        move_entry(path, &target).map_err(|source| RuntimeError::Io {
+            action: "cannot move refused delivery",
+            path: path.to_owned(),
+            source,
+        })?;
+        let note_path =
+            refused_dir.join(format!("{}.reason.txt", target.file_name().unwrap_or_default().to_string_lossy()));
+        std::fs::write(&note_path, format!("{name}: {reason}\n")).map_err(|source| RuntimeError::Io {
+            action: "cannot write",
+            path: note_path.clone(),
+            source,
+        })?;
         tracing::warn!(entry = %name, %reason, "inbox entry refused");
         observer.note(&Note::Refused { name: name.to_owned(), reason: reason.to_owned() });
         Ok(IntakeOutcome::Refused { name: name.to_owned(), reason: reason.to_owned() })
@@ -252,10 +283,10 @@ fn signature(path: &Path) -> Signature {
         if modified > total.2 {
             total.2 = modified;
         }
-        if metadata.is_dir() {
-            if let Ok(entries) = std::fs::read_dir(&current) {
-                stack.extend(entries.filter_map(|entry| entry.ok().map(|entry| entry.path())));
-            }
+        if metadata.is_dir()
+            && let Ok(entries) = std::fs::read_dir(&current)
+        {
+            stack.extend(entries.filter_map(|entry| entry.ok().map(|entry| entry.path())));
         }
     }
     total

@@ -131,7 +131,12 @@ impl Pipeline {
     }
 
     /// Runs until `shutdown` is set, or with `once` until nothing is left.
-    pub fn run(&self, options: &RunOptions, shutdown: &AtomicBool, observer: &dyn Observer) -> Result<RunSummary, RuntimeError> {
+    pub fn run(
+        &self,
+        options: &RunOptions,
+        shutdown: &AtomicBool,
+        observer: &dyn Observer,
+    ) -> Result<RunSummary, RuntimeError> {
         let mut summary = RunSummary::default();
         self.recover(observer)?;
         let mut intake = Intake::new(self);
@@ -139,7 +144,8 @@ impl Pipeline {
             if shutdown.load(Ordering::SeqCst) {
                 break;
             }
-            let settle = if options.once { Duration::ZERO } else { Duration::from_secs(self.config.intake.settle_secs) };
+            let settle =
+                if options.once { Duration::ZERO } else { Duration::from_secs(self.config.intake.settle_secs) };
             let taken = intake.poll(&options.inbox_dir, settle, observer)?;
             for outcome in &taken {
                 match outcome {
@@ -170,16 +176,16 @@ impl Pipeline {
     fn next_runnable(&self) -> Result<Option<BatchRow>, RuntimeError> {
         let now = now_ms();
         let rows = self.store.batches(None)?;
-        Ok(rows.into_iter().find(|row| {
-            row.batch.is_runnable(now) && row.batch.state.stage().is_some_and(has_handler)
-        }))
+        Ok(rows.into_iter().find(|row| row.batch.is_runnable(now) && row.batch.state.stage().is_some_and(has_handler)))
     }
 
     /// Pending work this build can do, now or after a back-off.
     fn has_waiting_work(&self) -> Result<bool, RuntimeError> {
-        Ok(self.store.batches(None)?.iter().any(|row| {
-            matches!(row.batch.state, BatchState::Pending(stage) if has_handler(stage))
-        }))
+        Ok(self
+            .store
+            .batches(None)?
+            .iter()
+            .any(|row| matches!(row.batch.state, BatchState::Pending(stage) if has_handler(stage))))
     }
 
     fn run_stage(&self, row: &BatchRow, summary: &mut RunSummary, observer: &dyn Observer) -> Result<(), RuntimeError> {
@@ -246,7 +252,11 @@ fn event_log_entry(event: &Event, next: &Batch) -> (&'static str, String) {
         Event::Interrupted => ("interrupted", format!("the process stopped during the stage; now {}", next.state)),
         Event::RetryRequested { from } => (
             "retry_requested",
-            format!("from {}; now {}", from.map_or_else(|| "the failed stage".to_owned(), |stage| stage.to_string()), next.state),
+            format!(
+                "from {}; now {}",
+                from.map_or_else(|| "the failed stage".to_owned(), |stage| stage.to_string()),
+                next.state
+            ),
         ),
     }
 }

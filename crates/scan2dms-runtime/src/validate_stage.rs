@@ -64,8 +64,8 @@ pub fn run(pipeline: &Pipeline, row: &BatchRow, observer: &dyn Observer) -> Resu
     let mut result = to_result(report, validation.as_ref());
     loop {
         let outcome = if result.report.is_accepted() { StageOutcome::Accepted } else { StageOutcome::Rejected };
-        let (next, _effects) =
-            step(&row.batch, now_ms(), &Event::Succeeded(outcome), &pipeline.config.retry).map_err(|error| error.to_string())?;
+        let (next, _effects) = step(&row.batch, now_ms(), &Event::Succeeded(outcome), &pipeline.config.retry)
+            .map_err(|error| error.to_string())?;
         match pipeline.store.finish_validation(&row.batch_id, &row.batch, &next, &result, now_ms()) {
             Ok(ClaimOutcome::Stored) => {
                 publish_report(pipeline, &result.report).map_err(|error| error.to_string())?;
@@ -84,9 +84,12 @@ pub fn run(pipeline: &Pipeline, row: &BatchRow, observer: &dyn Observer) -> Resu
                 let mut reasons = result.report.reasons.clone();
                 for (record_id, batch_id) in holders {
                     reasons.push(
-                        Finding::new(ReasonCode::DuplicateRecord, format!("already delivered in accepted batch {batch_id}"))
-                            .record(record_id.as_str())
-                            .file("data/records.csv"),
+                        Finding::new(
+                            ReasonCode::DuplicateRecord,
+                            format!("already delivered in accepted batch {batch_id}"),
+                        )
+                        .record(record_id.as_str())
+                        .file("data/records.csv"),
                     );
                 }
                 result.report = AcceptanceReport::new(row.batch_id.clone(), reasons, result.report.warnings.clone());
@@ -104,7 +107,8 @@ enum Unpacked {
 
 /// A bag directory as delivered, or an archive unpacked into `bag/`.
 fn unpack(pipeline: &Pipeline, batch_id: &str, source: &Path) -> Result<Unpacked, String> {
-    let metadata = std::fs::symlink_metadata(source).map_err(|error| format!("delivery {}: {error}", source.display()))?;
+    let metadata =
+        std::fs::symlink_metadata(source).map_err(|error| format!("delivery {}: {error}", source.display()))?;
     if metadata.is_dir() {
         return Ok(Unpacked::Bag(source.to_owned()));
     }

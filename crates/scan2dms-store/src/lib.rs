@@ -48,7 +48,14 @@ pub trait StateStore: Send + Sync {
 
     /// Moves a batch from `from` to `to` and logs `event`, atomically.
     /// Fails with [`StoreError::Conflict`] when the batch is no longer in `from`.
-    fn transition(&self, batch_id: &str, from: &Batch, to: &Batch, event: &NewEvent, now_ms: i64) -> Result<(), StoreError>;
+    fn transition(
+        &self,
+        batch_id: &str,
+        from: &Batch,
+        to: &Batch,
+        event: &NewEvent,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
 
     /// Ends validation: stores the report, and for an accepted batch its
     /// records and pages, and claims its records. When another accepted batch

@@ -12,9 +12,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use scan2dms_core::{Batch, BatchState};
 use scan2dms_model::{AcceptanceReport, BatchId, OrderId, RecordId};
 
+use crate::StateStore;
 use crate::schema::MIGRATIONS;
 use crate::types::*;
-use crate::StateStore;
 
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -72,9 +72,9 @@ const BATCH_COLUMNS: &str = "b.batch_id, b.source_name, b.source_path, b.state, 
 
 fn batch_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<BatchRow> {
     let state_name: String = row.get(3)?;
-    let state = state_name.parse::<BatchState>().map_err(|error| {
-        rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, error.into())
-    })?;
+    let state = state_name
+        .parse::<BatchState>()
+        .map_err(|error| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, error.into()))?;
     Ok(BatchRow {
         batch_id: row.get(0)?,
         source_name: row.get(1)?,
@@ -110,7 +110,16 @@ fn set_state(
         "UPDATE batches SET state = ?1, attempts = ?2, not_before_ms = ?3, updated_at_ms = ?4,
                 last_error = COALESCE(?5, last_error)
          WHERE batch_id = ?6 AND state = ?7 AND attempts = ?8",
-        params![to.state.name(), to.attempts, to.not_before_ms, now_ms, last_error, batch_id, from.state.name(), from.attempts],
+        params![
+            to.state.name(),
+            to.attempts,
+            to.not_before_ms,
+            now_ms,
+            last_error,
+            batch_id,
+            from.state.name(),
+            from.attempts
+        ],
     )?;
     if changed == 1 {
         return Ok(());
@@ -154,8 +163,8 @@ impl StateStore for SqliteStore {
         }
         let mut summary = ImportSummary { added: 0, updated: 0, unchanged: 0 };
         {
-            let mut select =
-                transaction.prepare("SELECT title, box_id FROM order_records WHERE order_id = ?1 AND record_id = ?2")?;
+            let mut select = transaction
+                .prepare("SELECT title, box_id FROM order_records WHERE order_id = ?1 AND record_id = ?2")?;
             let mut insert = transaction
                 .prepare("INSERT INTO order_records (order_id, record_id, title, box_id) VALUES (?1, ?2, ?3, ?4)")?;
             let mut update = transaction
@@ -198,7 +207,8 @@ impl StateStore for SqliteStore {
 
     fn order_records(&self, order_id: &OrderId) -> Result<Vec<RecordId>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare("SELECT record_id FROM order_records WHERE order_id = ?1 ORDER BY record_id")?;
+        let mut statement =
+            connection.prepare("SELECT record_id FROM order_records WHERE order_id = ?1 ORDER BY record_id")?;
         let ids = statement.query_map([order_id.as_str()], |row| row.get::<_, String>(0))?;
         ids.map(|id| {
             let id = id?;
@@ -217,7 +227,12 @@ impl StateStore for SqliteStore {
              GROUP BY o.order_id ORDER BY o.order_id",
         )?;
         let rows = statement.query_map([], |row| {
-            Ok(OrderProgress { order_id: row.get(0)?, series: row.get(1)?, records: row.get(2)?, delivered: row.get(3)? })
+            Ok(OrderProgress {
+                order_id: row.get(0)?,
+                series: row.get(1)?,
+                records: row.get(2)?,
+                delivered: row.get(3)?,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -253,14 +268,20 @@ impl StateStore for SqliteStore {
 
     fn batches(&self, state: Option<&str>) -> Result<Vec<BatchRow>, StoreError> {
         let connection = self.lock();
-        let select =
-            format!("SELECT {BATCH_COLUMNS} FROM batches b WHERE ?1 IS NULL OR b.state = ?1 ORDER BY b.seq");
+        let select = format!("SELECT {BATCH_COLUMNS} FROM batches b WHERE ?1 IS NULL OR b.state = ?1 ORDER BY b.seq");
         let mut statement = connection.prepare(&select)?;
         let rows = statement.query_map([state], batch_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn transition(&self, batch_id: &str, from: &Batch, to: &Batch, event: &NewEvent, now_ms: i64) -> Result<(), StoreError> {
+    fn transition(
+        &self,
+        batch_id: &str,
+        from: &Batch,
+        to: &Batch,
+        event: &NewEvent,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let last_error = matches!(event.kind.as_str(), "failed" | "interrupted").then_some(event.detail.as_str());
@@ -288,8 +309,9 @@ impl StateStore for SqliteStore {
                     "SELECT d.batch_id FROM delivered_records d WHERE d.record_id = ?1 AND d.batch_id <> ?2",
                 )?;
                 for record in &result.records {
-                    if let Some(other) =
-                        holder.query_row(params![record.record_id.as_str(), batch_id], |row| row.get::<_, String>(0)).optional()?
+                    if let Some(other) = holder
+                        .query_row(params![record.record_id.as_str(), batch_id], |row| row.get::<_, String>(0))
+                        .optional()?
                     {
                         let other = other.parse::<BatchId>().map_err(|error| StoreError::Corrupt(error.to_string()))?;
                         holders.push((record.record_id.clone(), other));
@@ -305,7 +327,12 @@ impl StateStore for SqliteStore {
             serde_json::to_string(&result.report).map_err(|error| StoreError::Database(error.to_string()))?;
         transaction.execute(
             "UPDATE batches SET outcome = ?1, report_json = ?2, order_id = ?3 WHERE batch_id = ?4",
-            params![result.report.outcome.as_str(), report_json, result.order_id.as_ref().map(OrderId::as_str), batch_id],
+            params![
+                result.report.outcome.as_str(),
+                report_json,
+                result.order_id.as_ref().map(OrderId::as_str),
+                batch_id
+            ],
         )?;
         // A batch validated again (after a retry) replaces what it stored before.
         transaction.execute("DELETE FROM pages WHERE batch_id = ?1", [batch_id])?;
@@ -315,9 +342,16 @@ impl StateStore for SqliteStore {
             let mut record_insert = transaction.prepare(
                 "INSERT INTO batch_records (batch_id, record_id, title, box_id, pages) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
-            let mut claim = transaction.prepare("INSERT INTO delivered_records (record_id, batch_id) VALUES (?1, ?2)")?;
+            let mut claim =
+                transaction.prepare("INSERT INTO delivered_records (record_id, batch_id) VALUES (?1, ?2)")?;
             for record in &result.records {
-                record_insert.execute(params![batch_id, record.record_id.as_str(), record.title, record.box_id, record.pages])?;
+                record_insert.execute(params![
+                    batch_id,
+                    record.record_id.as_str(),
+                    record.title,
+                    record.box_id,
+                    record.pages
+                ])?;
                 claim.execute(params![record.record_id.as_str(), batch_id])?;
             }
             let mut page_insert = transaction.prepare(
@@ -372,7 +406,8 @@ impl StateStore for SqliteStore {
             let holder: Option<String> =
                 statement.query_row(params![record_id.as_str(), this_batch], |row| row.get(0)).optional()?;
             if let Some(holder) = holder {
-                let holder = holder.parse().map_err(|error: scan2dms_model::IdError| StoreError::Corrupt(error.to_string()))?;
+                let holder =
+                    holder.parse().map_err(|error: scan2dms_model::IdError| StoreError::Corrupt(error.to_string()))?;
                 delivered.insert(record_id.clone(), holder);
             }
         }

@@ -12,7 +12,9 @@ pub enum StoreError {
     Conflict { batch_id: String, expected: String, found: String },
     #[error("batch {0} is not registered")]
     UnknownBatch(String),
-    #[error("state database {path} has schema version {found}, newer than this scan2dms knows ({known}); upgrade scan2dms")]
+    #[error(
+        "state database {path} has schema version {found}, newer than this scan2dms knows ({known}); upgrade scan2dms"
+    )]
     SchemaTooNew { path: String, found: i64, known: i64 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -98,7 +100,13 @@ pub struct NewEvent {
 
 impl NewEvent {
     pub fn batch(batch_id: &str, kind: &str, detail: impl Into<String>) -> NewEvent {
-        NewEvent { batch_id: batch_id.to_owned(), record_id: None, page_no: None, kind: kind.to_owned(), detail: detail.into() }
+        NewEvent {
+            batch_id: batch_id.to_owned(),
+            record_id: None,
+            page_no: None,
+            kind: kind.to_owned(),
+            detail: detail.into(),
+        }
     }
 }
 

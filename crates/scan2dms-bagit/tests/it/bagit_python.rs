@@ -9,11 +9,7 @@ use scan2dms_bagit::{ValidateOptions, validate_bag};
 use crate::{render_findings, shared_dir};
 
 fn bagit_python_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import bagit"])
-        .output()
-        .map(|output| output.status.success())
-        .unwrap_or(false)
+    Command::new("python3").args(["-c", "import bagit"]).output().map(|output| output.status.success()).unwrap_or(false)
 }
 
 #[test]
@@ -33,11 +29,7 @@ fn valid_invalid_agrees_with_bagit_python_on_the_corpus() {
         .filter(|path| path.is_dir())
         .collect();
     bag_dirs.sort();
-    assert!(
-        !bag_dirs.is_empty(),
-        "no bag directories in {}",
-        batches.display()
-    );
+    assert!(!bag_dirs.is_empty(), "no bag directories in {}", batches.display());
 
     let mut disagreements = Vec::new();
     for bag_dir in &bag_dirs {
@@ -47,8 +39,7 @@ fn valid_invalid_agrees_with_bagit_python_on_the_corpus() {
             .output()
             .expect("run python3 -m bagit");
         let python_valid = python.status.success();
-        let report =
-            validate_bag(bag_dir, &ValidateOptions::default()).expect("validate corpus bag");
+        let report = validate_bag(bag_dir, &ValidateOptions::default()).expect("validate corpus bag");
         if report.is_valid() != python_valid {
             disagreements.push(format!(
                 "{}: bagit-python valid={python_valid}, ours valid={}\n  ours: {}  python: {}",
@@ -59,9 +50,5 @@ fn valid_invalid_agrees_with_bagit_python_on_the_corpus() {
             ));
         }
     }
-    assert!(
-        disagreements.is_empty(),
-        "disagreements with bagit-python:\n{}",
-        disagreements.join("\n")
-    );
+    assert!(disagreements.is_empty(), "disagreements with bagit-python:\n{}", disagreements.join("\n"));
 }

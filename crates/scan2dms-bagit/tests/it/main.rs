@@ -2,6 +2,8 @@
 //! cases RFC 8493 describes, snapshotted with expect-test, and agreement with
 //! bagit-python on the shared delivery corpus.
 
+#![allow(clippy::unwrap_used, reason = "a test that cannot set up should panic")]
+
 mod bagit_python;
 mod rfc_cases;
 
@@ -10,9 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use expect_test::Expect;
-use scan2dms_bagit::{
-    Algorithm, BagReport, ValidateOptions, digest_file, manifest_line, validate_bag,
-};
+use scan2dms_bagit::{Algorithm, BagReport, ValidateOptions, digest_file, manifest_line, validate_bag};
 
 /// A bag under construction in a temp dir.
 #[derive(Debug)]
@@ -34,21 +34,11 @@ impl TestBag {
     /// Payload-Oxum, manifest-sha256.txt and tagmanifest-sha256.txt.
     pub fn valid() -> TestBag {
         let bag = TestBag::empty();
-        bag.write(
-            "bagit.txt",
-            "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
-        );
+        bag.write("bagit.txt", "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n");
         bag.write("data/a.txt", "hello\n");
         bag.write("data/images/b.bin", "\x00\x01\x02");
-        bag.write(
-            "bag-info.txt",
-            "Source-Organization: Scan-Service Nord GmbH\nPayload-Oxum: 9.2\n",
-        );
-        bag.write_manifest(
-            "manifest-sha256.txt",
-            Algorithm::Sha256,
-            &["data/a.txt", "data/images/b.bin"],
-        );
+        bag.write("bag-info.txt", "Source-Organization: Scan-Service Nord GmbH\nPayload-Oxum: 9.2\n");
+        bag.write_manifest("manifest-sha256.txt", Algorithm::Sha256, &["data/a.txt", "data/images/b.bin"]);
         bag.update_tag_manifest();
         bag
     }
@@ -80,13 +70,7 @@ impl TestBag {
     pub fn update_tag_manifest(&self) {
         let mut tag_files: Vec<String> = fs::read_dir(&self.root)
             .expect("list bag root")
-            .map(|entry| {
-                entry
-                    .expect("bag root entry")
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned()
-            })
+            .map(|entry| entry.expect("bag root entry").file_name().to_string_lossy().into_owned())
             .filter(|name| {
                 name == "bagit.txt"
                     || name == "bag-info.txt"
@@ -102,8 +86,7 @@ impl TestBag {
     pub fn write_manifest(&self, name: &str, algorithm: Algorithm, paths: &[&str]) {
         let mut text = String::new();
         for path in paths {
-            let (_, digests) =
-                digest_file(&self.path(path), &[algorithm]).expect("digest file for manifest");
+            let (_, digests) = digest_file(&self.path(path), &[algorithm]).expect("digest file for manifest");
             text.push_str(&manifest_line(&digests[0].1, path));
         }
         self.write(name, text);

@@ -3,9 +3,7 @@
 use std::fs;
 
 use expect_test::expect;
-use scan2dms_bagit::{
-    Algorithm, BagError, FindingKind, ValidateOptions, digest_bytes, validate_bag,
-};
+use scan2dms_bagit::{Algorithm, BagError, FindingKind, ValidateOptions, digest_bytes, validate_bag};
 
 use crate::{TestBag, check};
 
@@ -15,15 +13,9 @@ fn valid_bag_1_0_reports_version_tags_and_payload() {
     let report = bag.validate();
     assert!(report.is_valid(), "{:?}", report.findings);
     assert_eq!(report.version, Some((1, 0)));
-    assert_eq!(
-        report.bag_info_value("Source-Organization"),
-        Some("Scan-Service Nord GmbH")
-    );
+    assert_eq!(report.bag_info_value("Source-Organization"), Some("Scan-Service Nord GmbH"));
     // Reserved labels are case-insensitive (RFC 8493 §2.2.2).
-    assert_eq!(
-        report.bag_info_value("source-ORGANIZATION"),
-        Some("Scan-Service Nord GmbH")
-    );
+    assert_eq!(report.bag_info_value("source-ORGANIZATION"), Some("Scan-Service Nord GmbH"));
     assert_eq!(report.payload_oxum(), (9, 2));
     expect![[r#"
         [
@@ -57,8 +49,7 @@ fn same_result_on_a_private_pool_of_one_thread() {
     let bag = TestBag::valid();
     bag.write("data/a.txt", "changed\n");
     let on_global_pool = bag.validate();
-    let on_one_thread =
-        validate_bag(&bag.root, &ValidateOptions { threads: Some(1) }).expect("validate");
+    let on_one_thread = validate_bag(&bag.root, &ValidateOptions { threads: Some(1) }).expect("validate");
     assert_eq!(on_global_pool, on_one_thread);
     assert!(!on_one_thread.is_valid());
 }
@@ -66,35 +57,20 @@ fn same_result_on_a_private_pool_of_one_thread() {
 #[test]
 fn bagit_0_97_with_md5_binary_marker_and_padded_colons() {
     let bag = TestBag::empty();
-    bag.write(
-        "bagit.txt",
-        "BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n",
-    );
+    bag.write("bagit.txt", "BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n");
     bag.write("data/a.txt", "hello\n");
-    bag.write(
-        "bag-info.txt",
-        "Contact-Name :  Jane Doe\nPayload-Oxum:6.1\n",
-    );
-    bag.write(
-        "manifest-md5.txt",
-        format!("{} *data/a.txt\n", digest_bytes(Algorithm::Md5, b"hello\n")),
-    );
+    bag.write("bag-info.txt", "Contact-Name :  Jane Doe\nPayload-Oxum:6.1\n");
+    bag.write("manifest-md5.txt", format!("{} *data/a.txt\n", digest_bytes(Algorithm::Md5, b"hello\n")));
     check(
         &bag,
         expect![[r#"
         valid
     "#]],
     );
-    assert_eq!(
-        bag.validate().bag_info_value("Contact-Name"),
-        Some("Jane Doe")
-    );
+    assert_eq!(bag.validate().bag_info_value("Contact-Name"), Some("Jane Doe"));
 
     // The same bag-info.txt is garbled in a 1.0 bag.
-    bag.write(
-        "bagit.txt",
-        "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
-    );
+    bag.write("bagit.txt", "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n");
     check(
         &bag,
         expect![[r#"
@@ -109,16 +85,8 @@ fn bagit_0_97_with_md5_binary_marker_and_padded_colons() {
 #[test]
 fn every_payload_manifest_must_list_every_payload_file_in_1_0() {
     let bag = TestBag::valid();
-    bag.write_manifest(
-        "manifest-sha512.txt",
-        Algorithm::Sha512,
-        &["data/a.txt", "data/images/b.bin"],
-    );
-    bag.write_manifest(
-        "manifest-md5.txt",
-        Algorithm::Md5,
-        &["data/a.txt", "data/images/b.bin"],
-    );
+    bag.write_manifest("manifest-sha512.txt", Algorithm::Sha512, &["data/a.txt", "data/images/b.bin"]);
+    bag.write_manifest("manifest-md5.txt", Algorithm::Md5, &["data/a.txt", "data/images/b.bin"]);
     bag.update_tag_manifest();
     check(
         &bag,
@@ -127,15 +95,8 @@ fn every_payload_manifest_must_list_every_payload_file_in_1_0() {
         "#]],
     );
     let report = bag.validate();
-    let algorithms: Vec<Algorithm> = report.payload_files[0]
-        .digests
-        .iter()
-        .map(|(algorithm, _)| *algorithm)
-        .collect();
-    assert_eq!(
-        algorithms,
-        [Algorithm::Md5, Algorithm::Sha256, Algorithm::Sha512]
-    );
+    let algorithms: Vec<Algorithm> = report.payload_files[0].digests.iter().map(|(algorithm, _)| *algorithm).collect();
+    assert_eq!(algorithms, [Algorithm::Md5, Algorithm::Sha256, Algorithm::Sha512]);
 
     bag.write_manifest("manifest-sha512.txt", Algorithm::Sha512, &["data/a.txt"]);
     bag.update_tag_manifest();
@@ -147,10 +108,7 @@ fn every_payload_manifest_must_list_every_payload_file_in_1_0() {
     );
 
     // Before 1.0, one manifest listing a file was enough.
-    bag.write(
-        "bagit.txt",
-        "BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n",
-    );
+    bag.write("bagit.txt", "BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n");
     bag.update_tag_manifest();
     check(
         &bag,
@@ -196,10 +154,7 @@ fn missing_bagit_txt() {
 #[test]
 fn bom_in_bagit_txt_is_refused_in_1_0_only() {
     let bag = TestBag::valid();
-    bag.write(
-        "bagit.txt",
-        "\u{feff}BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
-    );
+    bag.write("bagit.txt", "\u{feff}BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n");
     bag.update_tag_manifest();
     check(
         &bag,
@@ -207,10 +162,7 @@ fn bom_in_bagit_txt_is_refused_in_1_0_only() {
             bad_bagit_txt bagit.txt: starts with a byte-order mark, not allowed in bagit 1.0
         "#]],
     );
-    bag.write(
-        "bagit.txt",
-        "\u{feff}BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n",
-    );
+    bag.write("bagit.txt", "\u{feff}BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n");
     bag.update_tag_manifest();
     check(
         &bag,
@@ -224,10 +176,7 @@ fn bom_in_bagit_txt_is_refused_in_1_0_only() {
 fn garbled_bagit_txt_and_bag_info() {
     let bag = TestBag::valid();
     bag.write("bagit.txt", "BagIt-Version: 1.0\n");
-    bag.write(
-        "bag-info.txt",
-        "  orphan continuation\nNo colon\nPayload-Oxum: 9.2\n",
-    );
+    bag.write("bag-info.txt", "  orphan continuation\nNo colon\nPayload-Oxum: 9.2\n");
     bag.update_tag_manifest();
     check(
         &bag,
@@ -243,10 +192,7 @@ fn garbled_bagit_txt_and_bag_info() {
 #[test]
 fn bag_info_not_valid_in_declared_encoding() {
     let bag = TestBag::valid();
-    bag.write(
-        "bag-info.txt",
-        b"Source-Organization: M\xFCller\nPayload-Oxum: 9.2\n",
-    );
+    bag.write("bag-info.txt", b"Source-Organization: M\xFCller\nPayload-Oxum: 9.2\n");
     bag.update_tag_manifest();
     check(
         &bag,
@@ -254,10 +200,7 @@ fn bag_info_not_valid_in_declared_encoding() {
             bad_bag_info bag-info.txt: not valid utf-8
         "#]],
     );
-    bag.write(
-        "bagit.txt",
-        "BagIt-Version: 1.0\nTag-File-Character-Encoding: ISO-8859-1\n",
-    );
+    bag.write("bagit.txt", "BagIt-Version: 1.0\nTag-File-Character-Encoding: ISO-8859-1\n");
     bag.update_tag_manifest();
     check(
         &bag,
@@ -265,25 +208,15 @@ fn bag_info_not_valid_in_declared_encoding() {
             valid
         "#]],
     );
-    assert_eq!(
-        bag.validate().bag_info_value("Source-Organization"),
-        Some("Müller")
-    );
+    assert_eq!(bag.validate().bag_info_value("Source-Organization"), Some("Müller"));
 }
 
 #[test]
 fn tag_manifest_mismatch_and_missing_tag_file() {
     let bag = TestBag::valid();
-    bag.write(
-        "bag-info.txt",
-        "Source-Organization: Someone Else\nPayload-Oxum: 9.2\n",
-    );
+    bag.write("bag-info.txt", "Source-Organization: Someone Else\nPayload-Oxum: 9.2\n");
     bag.write("extra/notes.txt", "notes\n");
-    bag.write_manifest(
-        "tagmanifest-md5.txt",
-        Algorithm::Md5,
-        &["extra/notes.txt", "bagit.txt", "manifest-sha256.txt"],
-    );
+    bag.write_manifest("tagmanifest-md5.txt", Algorithm::Md5, &["extra/notes.txt", "bagit.txt", "manifest-sha256.txt"]);
     bag.remove("extra/notes.txt");
     check(
         &bag,
@@ -297,10 +230,7 @@ fn tag_manifest_mismatch_and_missing_tag_file() {
 #[test]
 fn percent_encoded_names_literal_percent_and_newline() {
     let bag = TestBag::empty();
-    bag.write(
-        "bagit.txt",
-        "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
-    );
+    bag.write("bagit.txt", "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n");
     bag.write("data/100%.txt", "a");
     bag.write("data/x%0A.txt", "b"); // a literal '%0A' in the name, no newline
     bag.write("data/a%20b.txt", "c"); // a '%20' that is not an RFC escape stays literal
@@ -319,10 +249,7 @@ fn percent_encoded_names_literal_percent_and_newline() {
     assert!(manifest.contains("data/100%25.txt\n"), "{manifest}");
     assert!(manifest.contains("data/x%250A.txt\n"), "{manifest}");
     assert!(manifest.contains("data/a%2520b.txt\n"), "{manifest}");
-    assert!(
-        !newline_allowed || manifest.contains("data/line%0Abreak%0D.txt\n"),
-        "{manifest}"
-    );
+    assert!(!newline_allowed || manifest.contains("data/line%0Abreak%0D.txt\n"), "{manifest}");
     check(
         &bag,
         expect![[r#"
@@ -331,10 +258,7 @@ fn percent_encoded_names_literal_percent_and_newline() {
     );
 
     // An unencoded '%20' (the way many tools write it) still names the file.
-    bag.write(
-        "manifest-sha256.txt",
-        manifest.replace("data/a%2520b.txt", "data/a%20b.txt"),
-    );
+    bag.write("manifest-sha256.txt", manifest.replace("data/a%2520b.txt", "data/a%20b.txt"));
     check(
         &bag,
         expect![[r#"
@@ -342,10 +266,7 @@ fn percent_encoded_names_literal_percent_and_newline() {
     "#]],
     );
     // Lowercase hex in an escape is accepted too.
-    bag.write(
-        "manifest-sha256.txt",
-        manifest.replace("%0A", "%0a").replace("%0D", "%0d"),
-    );
+    bag.write("manifest-sha256.txt", manifest.replace("%0A", "%0a").replace("%0D", "%0d"));
     check(
         &bag,
         expect![[r#"
@@ -359,18 +280,9 @@ fn crlf_and_cr_line_ends_everywhere() {
     let bag = TestBag::valid();
     let sha256_a = digest_bytes(Algorithm::Sha256, b"hello\n");
     let sha256_b = digest_bytes(Algorithm::Sha256, b"\x00\x01\x02");
-    bag.write(
-        "bagit.txt",
-        "BagIt-Version: 1.0\r\nTag-File-Character-Encoding: UTF-8\r\n",
-    );
-    bag.write(
-        "bag-info.txt",
-        "Source-Organization: Scan-Service\r\n Nord GmbH\rPayload-Oxum: 9.2\r\n",
-    );
-    bag.write(
-        "manifest-sha256.txt",
-        format!("{sha256_a}  data/a.txt\r\n{sha256_b}  data/images/b.bin\r"),
-    );
+    bag.write("bagit.txt", "BagIt-Version: 1.0\r\nTag-File-Character-Encoding: UTF-8\r\n");
+    bag.write("bag-info.txt", "Source-Organization: Scan-Service\r\n Nord GmbH\rPayload-Oxum: 9.2\r\n");
+    bag.write("manifest-sha256.txt", format!("{sha256_a}  data/a.txt\r\n{sha256_b}  data/images/b.bin\r"));
     bag.update_tag_manifest();
     check(
         &bag,
@@ -378,10 +290,7 @@ fn crlf_and_cr_line_ends_everywhere() {
         valid
     "#]],
     );
-    assert_eq!(
-        bag.validate().bag_info_value("Source-Organization"),
-        Some("Scan-Service\nNord GmbH")
-    );
+    assert_eq!(bag.validate().bag_info_value("Source-Organization"), Some("Scan-Service\nNord GmbH"));
 }
 
 #[test]
@@ -391,10 +300,7 @@ fn tabs_and_several_spaces_between_digest_and_path() {
     let sha256_b = digest_bytes(Algorithm::Sha256, b"\x00\x01\x02");
     bag.write(
         "manifest-sha256.txt",
-        format!(
-            "{sha256_a}\t data/a.txt\n{}     data/images/b.bin\n",
-            sha256_b.to_uppercase()
-        ),
+        format!("{sha256_a}\t data/a.txt\n{}     data/images/b.bin\n", sha256_b.to_uppercase()),
     );
     bag.remove("tagmanifest-sha256.txt");
     check(
@@ -461,18 +367,12 @@ fn symlinks_are_refused_never_followed() {
     let outside = bag.root.parent().expect("temp dir").join("secret.txt");
     fs::write(&outside, "secret").expect("write outside file");
     std::os::unix::fs::symlink(&outside, bag.path("data/link.txt")).expect("symlink");
-    std::os::unix::fs::symlink(
-        bag.root.parent().expect("temp dir"),
-        bag.path("data/linkdir"),
-    )
-    .expect("symlink");
+    std::os::unix::fs::symlink(bag.root.parent().expect("temp dir"), bag.path("data/linkdir")).expect("symlink");
     let sha256_secret = digest_bytes(Algorithm::Sha256, b"secret");
     let manifest = fs::read_to_string(bag.path("manifest-sha256.txt")).expect("read manifest");
     bag.write(
         "manifest-sha256.txt",
-        format!(
-            "{manifest}{sha256_secret}  data/link.txt\n{sha256_secret}  data/linkdir/secret.txt\n"
-        ),
+        format!("{manifest}{sha256_secret}  data/link.txt\n{sha256_secret}  data/linkdir/secret.txt\n"),
     );
     check(
         &bag,
@@ -495,10 +395,7 @@ fn dot_dot_and_absolute_paths_in_manifests() {
         format!("{manifest}{zeros}  data/../../etc/passwd\n{zeros}  /etc/passwd\n{zeros}  data/./a.txt\n"),
     );
     bag.update_tag_manifest();
-    bag.append(
-        "tagmanifest-sha256.txt",
-        &format!("{zeros}  ../bag/bagit.txt\n"),
-    );
+    bag.append("tagmanifest-sha256.txt", &format!("{zeros}  ../bag/bagit.txt\n"));
     check(
         &bag,
         expect![[r#"
@@ -516,10 +413,7 @@ fn fetch_txt_lists_a_file_not_yet_fetched() {
     bag.remove("tagmanifest-sha256.txt");
     let sha256_remote = digest_bytes(Algorithm::Sha256, b"remote");
     let manifest = fs::read_to_string(bag.path("manifest-sha256.txt")).expect("read manifest");
-    bag.write(
-        "manifest-sha256.txt",
-        format!("{manifest}{sha256_remote}  data/remote.bin\n"),
-    );
+    bag.write("manifest-sha256.txt", format!("{manifest}{sha256_remote}  data/remote.bin\n"));
     bag.write("bag-info.txt", "Payload-Oxum: 15.3\n");
     bag.write(
         "fetch.txt",
@@ -538,10 +432,7 @@ fn fetch_txt_lists_a_file_not_yet_fetched() {
 
     // Once fetched, the bag is complete and valid.
     bag.write("data/remote.bin", "remote");
-    bag.write(
-        "fetch.txt",
-        "https://example.org/remote.bin 6 data/remote.bin\n",
-    );
+    bag.write("fetch.txt", "https://example.org/remote.bin 6 data/remote.bin\n");
     check(
         &bag,
         expect![[r#"
@@ -553,15 +444,9 @@ fn fetch_txt_lists_a_file_not_yet_fetched() {
 #[test]
 fn no_data_dir_no_payload_manifest_unknown_algorithm() {
     let bag = TestBag::empty();
-    bag.write(
-        "bagit.txt",
-        "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
-    );
+    bag.write("bagit.txt", "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n");
     bag.write("manifest-blake3.txt", "whatever\n");
-    bag.write(
-        "manifest-sha256.txt.bak",
-        "not a manifest, just a tag file\n",
-    );
+    bag.write("manifest-sha256.txt.bak", "not a manifest, just a tag file\n");
     check(
         &bag,
         expect![[r#"
@@ -577,15 +462,10 @@ fn payload_manifest_listing_a_tag_file_and_garbled_lines() {
     let bag = TestBag::valid();
     bag.remove("tagmanifest-sha256.txt");
     let manifest = fs::read_to_string(bag.path("manifest-sha256.txt")).expect("read manifest");
-    let sha256_bagit = digest_bytes(
-        Algorithm::Sha256,
-        b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
-    );
+    let sha256_bagit = digest_bytes(Algorithm::Sha256, b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n");
     bag.write(
         "manifest-sha256.txt",
-        format!(
-            "{manifest}{sha256_bagit}  bagit.txt\nno-separator\nabcd  data/short-digest\n{manifest}"
-        ),
+        format!("{manifest}{sha256_bagit}  bagit.txt\nno-separator\nabcd  data/short-digest\n{manifest}"),
     );
     check(
         &bag,
@@ -602,10 +482,7 @@ fn payload_manifest_listing_a_tag_file_and_garbled_lines() {
 #[test]
 fn empty_bag_with_empty_manifest_is_valid() {
     let bag = TestBag::empty();
-    bag.write(
-        "bagit.txt",
-        "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
-    );
+    bag.write("bagit.txt", "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n");
     fs::create_dir(bag.path("data")).expect("create data");
     bag.write("manifest-sha512.txt", "");
     bag.write("bag-info.txt", "Payload-Oxum: 0.0\n");
@@ -620,12 +497,10 @@ fn empty_bag_with_empty_manifest_is_valid() {
 #[test]
 fn not_a_directory_is_an_error_not_a_finding() {
     let bag = TestBag::valid();
-    let error = validate_bag(&bag.path("bagit.txt"), &ValidateOptions::default())
-        .expect_err("a file is no bag");
+    let error = validate_bag(&bag.path("bagit.txt"), &ValidateOptions::default()).expect_err("a file is no bag");
     assert!(matches!(error, BagError::NotADirectory { .. }), "{error}");
     assert!(error.to_string().starts_with("bag directory "), "{error}");
-    let error =
-        validate_bag(&bag.path("nothing-here"), &ValidateOptions::default()).expect_err("absent");
+    let error = validate_bag(&bag.path("nothing-here"), &ValidateOptions::default()).expect_err("absent");
     assert!(matches!(error, BagError::Unreadable { .. }), "{error}");
 }
 
@@ -638,28 +513,21 @@ fn findings_serialise_with_stable_codes() {
     assert_eq!(kinds, [FindingKind::MissingFile, FindingKind::OxumMismatch]);
     assert_eq!(FindingKind::MissingFile.code(), "missing_file");
     let json = serde_json::to_string(&report.findings[0]).expect("serialise finding");
-    expect![[r#"{"kind":"missing_file","path":"data/a.txt","detail":"listed in manifest-sha256.txt line 1, not in the bag"}"#]].assert_eq(&json);
+    expect![[
+        r#"{"kind":"missing_file","path":"data/a.txt","detail":"listed in manifest-sha256.txt line 1, not in the bag"}"#
+    ]]
+    .assert_eq(&json);
 }
 
 #[test]
 fn tag_manifest_rules_payload_files_tag_manifests_and_payload_manifests() {
     let bag = TestBag::valid();
-    bag.write_manifest(
-        "manifest-sha512.txt",
-        Algorithm::Sha512,
-        &["data/a.txt", "data/images/b.bin"],
-    );
+    bag.write_manifest("manifest-sha512.txt", Algorithm::Sha512, &["data/a.txt", "data/images/b.bin"]);
     bag.write_manifest("tagmanifest-md5.txt", Algorithm::Md5, &["bagit.txt"]);
     bag.write_manifest(
         "tagmanifest-sha256.txt",
         Algorithm::Sha256,
-        &[
-            "bagit.txt",
-            "manifest-sha256.txt",
-            "manifest-sha512.txt",
-            "data/a.txt",
-            "tagmanifest-md5.txt",
-        ],
+        &["bagit.txt", "manifest-sha256.txt", "manifest-sha512.txt", "data/a.txt", "tagmanifest-md5.txt"],
     );
     check(
         &bag,

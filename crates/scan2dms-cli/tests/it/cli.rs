@@ -25,7 +25,8 @@ fn validate_exits_0_accepted_1_rejected_2_could_not_run() {
 fn the_rejection_report_names_record_page_and_file() {
     let dir = tempfile::tempdir().unwrap();
     let orders = fixture_deliveries().join("orders");
-    let output = scan2dms(dir.path()).arg("validate").arg(batch("SSN-0007-014")).arg("--orders").arg(&orders).output().unwrap();
+    let output =
+        scan2dms(dir.path()).arg("validate").arg(batch("SSN-0007-014")).arg("--orders").arg(&orders).output().unwrap();
     expect![[r#"
         batch SSN-0007-014: REJECTED
         reasons (1):
@@ -52,7 +53,9 @@ fn the_rejection_report_names_record_page_and_file() {
 #[test]
 fn bag_validate_judges_any_bag() {
     let dir = tempfile::tempdir().unwrap();
-    let code = |path: std::path::PathBuf| scan2dms(dir.path()).args(["bag", "validate"]).arg(path).output().unwrap().status.code();
+    let code = |path: std::path::PathBuf| {
+        scan2dms(dir.path()).args(["bag", "validate"]).arg(path).output().unwrap().status.code()
+    };
     assert_eq!(code(batch("SSN-0007-001")), Some(0));
     // A page-gap batch is a perfectly good bag: BagIt does not read CSVs.
     assert_eq!(code(batch("SSN-0007-014")), Some(0));
@@ -69,7 +72,8 @@ fn a_broken_order_list_imports_nothing_and_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let good = fixture_deliveries().join("orders").join("ORD-0007-PERS.csv");
     let bad = dir.path().join("ORD-BAD.csv");
-    std::fs::write(&bad, "record_id;series;title;box_id\nPN-000001;personnel;A;BOX-1\nPN-12;personnel;B;BOX-1\n").unwrap();
+    std::fs::write(&bad, "record_id;series;title;box_id\nPN-000001;personnel;A;BOX-1\nPN-12;personnel;B;BOX-1\n")
+        .unwrap();
     let output = scan2dms(&dir.path().join("data")).args(["orders", "import"]).arg(&good).arg(&bad).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -111,7 +115,8 @@ fn a_rejected_batch_can_be_validated_again_after_its_order_arrives() {
     let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
     assert_eq!(report["reasons"][0]["code"], "unknown_order");
 
-    let orders: Vec<_> = std::fs::read_dir(fixture_deliveries().join("orders")).unwrap().map(|entry| entry.unwrap().path()).collect();
+    let orders: Vec<_> =
+        std::fs::read_dir(fixture_deliveries().join("orders")).unwrap().map(|entry| entry.unwrap().path()).collect();
     run_ok(scan2dms(&data_dir).args(["orders", "import"]).args(&orders));
     let retried = run_ok(scan2dms(&data_dir).args(["retry", "SSN-0007-001"]));
     assert!(String::from_utf8_lossy(&retried.stdout).contains("rejected -> received"));
@@ -147,6 +152,7 @@ fn status_counts_batches_and_order_progress() {
     let status = run_ok(scan2dms(&data_dir).args(["status", "--json"]));
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["batches"], serde_json::json!({"accepted": 1, "rejected": 1}));
-    let delivered: u64 = status["orders"].as_array().unwrap().iter().map(|order| order["delivered"].as_u64().unwrap()).sum();
+    let delivered: u64 =
+        status["orders"].as_array().unwrap().iter().map(|order| order["delivered"].as_u64().unwrap()).sum();
     assert_eq!(delivered, 2, "SSN-0007-001 delivers two records");
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::{prepared, run_ok, scan2dms, shared_deliveries, fixture_deliveries};
+use crate::{fixture_deliveries, prepared, run_ok, scan2dms, shared_deliveries};
 
 /// Warnings validation decides on its own.
 const VALIDATION_WARNINGS: [&str; 2] = ["low_dpi", "unreferenced_file"];
@@ -23,7 +23,9 @@ fn low_dpi_pages(findings: &Value) -> BTreeSet<(String, u64)> {
         .into_iter()
         .flatten()
         .filter(|finding| finding["code"] == "low_dpi")
-        .map(|finding| (finding["record_id"].as_str().unwrap_or("").to_owned(), finding["page_no"].as_u64().unwrap_or(0)))
+        .map(|finding| {
+            (finding["record_id"].as_str().unwrap_or("").to_owned(), finding["page_no"].as_u64().unwrap_or(0))
+        })
         .collect()
 }
 
@@ -49,12 +51,19 @@ fn disagreements(deliveries: &Path) -> Vec<String> {
         let report: Value = serde_json::from_slice(&output.stdout).unwrap();
         let expected = truth["expected_outcome"].as_str().unwrap();
         let outcome = report["outcome"].as_str().unwrap();
-        let acceptable: BTreeSet<String> =
-            truth["also_acceptable"].as_array().into_iter().flatten().filter_map(|code| code.as_str().map(str::to_owned)).collect();
+        let acceptable: BTreeSet<String> = truth["also_acceptable"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|code| code.as_str().map(str::to_owned))
+            .collect();
         if expected == "rejected" {
             let wanted = codes(&truth["reasons"]);
             let found = codes(&report["reasons"]);
-            if outcome != "rejected" || !wanted.is_subset(&found) || !found.iter().all(|code| wanted.contains(code) || acceptable.contains(code)) {
+            if outcome != "rejected"
+                || !wanted.is_subset(&found)
+                || !found.iter().all(|code| wanted.contains(code) || acceptable.contains(code))
+            {
                 problems.push(format!("{batch_id}: expected rejected {wanted:?}, got {outcome} {found:?}"));
             }
         } else {
@@ -103,7 +112,10 @@ fn the_fixture_sample_covers_every_reason_code() {
         let truth: Value = serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
         covered.extend(codes(&truth["reasons"]));
     }
-    let missing: Vec<&str> =
-        scan2dms_model::ReasonCode::ALL.iter().map(|code| code.as_str()).filter(|code| !covered.contains(*code)).collect();
+    let missing: Vec<&str> = scan2dms_model::ReasonCode::ALL
+        .iter()
+        .map(|code| code.as_str())
+        .filter(|code| !covered.contains(*code))
+        .collect();
     assert!(missing.is_empty(), "reason codes without a fixture: {missing:?}");
 }

@@ -1,6 +1,8 @@
 //! Event transcripts through the batch lifecycle: each test feeds events to
 //! [`step`] and compares the rendered path with a snapshot.
 
+#![allow(clippy::unwrap_used, reason = "a test that cannot set up should panic")]
+
 use expect_test::{Expect, expect};
 use scan2dms_core::{Batch, BatchState, Event, RetryPolicy, Stage, StageOutcome, step};
 

@@ -22,34 +22,18 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
 
 fn good_bag() -> Vec<(String, Vec<u8>)> {
     vec![
-        (
-            "SSN-TEST-001/bagit.txt".into(),
-            b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n".to_vec(),
-        ),
-        (
-            "SSN-TEST-001/bag-info.txt".into(),
-            b"External-Identifier: SSN-TEST-001\n".to_vec(),
-        ),
-        (
-            "SSN-TEST-001/data/records.csv".into(),
-            b"record_id;title;box_id;pages\n".repeat(200),
-        ),
-        (
-            "SSN-TEST-001/data/images/PN-000001/0001.tif".into(),
-            noise(300_000, 1),
-        ),
-        (
-            "SSN-TEST-001/data/images/PN-000001/0002.tif".into(),
-            noise(2_500_000, 2),
-        ),
+        ("SSN-TEST-001/bagit.txt".into(), b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n".to_vec()),
+        ("SSN-TEST-001/bag-info.txt".into(), b"External-Identifier: SSN-TEST-001\n".to_vec()),
+        ("SSN-TEST-001/data/records.csv".into(), b"record_id;title;box_id;pages\n".repeat(200)),
+        ("SSN-TEST-001/data/images/PN-000001/0001.tif".into(), noise(300_000, 1)),
+        ("SSN-TEST-001/data/images/PN-000001/0002.tif".into(), noise(2_500_000, 2)),
         ("SSN-TEST-001/data/empty.txt".into(), Vec::new()),
     ]
 }
 
 fn build_zip(path: &Path, files: &[(String, Vec<u8>)], directories: &[&str]) {
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).expect("create zip"));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     for directory in directories {
         zip.add_directory(*directory, options).expect("zip dir");
     }
@@ -76,30 +60,16 @@ fn append_raw(
     header.set_size(data.len() as u64);
     header.set_mode(0o644);
     header.set_cksum();
-    builder
-        .append(&header, Cursor::new(data))
-        .expect("tar append");
+    builder.append(&header, Cursor::new(data)).expect("tar append");
 }
 
 fn build_tar(path: &Path, files: &[(String, Vec<u8>)], directories: &[&str]) {
     let mut builder = tar::Builder::new(std::fs::File::create(path).expect("create tar"));
     for directory in directories {
-        append_raw(
-            &mut builder,
-            directory.as_bytes(),
-            tar::EntryType::Directory,
-            b"",
-            b"",
-        );
+        append_raw(&mut builder, directory.as_bytes(), tar::EntryType::Directory, b"", b"");
     }
     for (name, data) in files {
-        append_raw(
-            &mut builder,
-            name.as_bytes(),
-            tar::EntryType::Regular,
-            data,
-            b"",
-        );
+        append_raw(&mut builder, name.as_bytes(), tar::EntryType::Regular, data, b"");
     }
     builder.finish().expect("tar finish");
 }
@@ -112,11 +82,7 @@ fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
             if path.is_dir() {
                 walk(root, &path, out);
             } else {
-                let relative = path
-                    .strip_prefix(root)
-                    .expect("prefix")
-                    .to_string_lossy()
-                    .into_owned();
+                let relative = path.strip_prefix(root).expect("prefix").to_string_lossy().into_owned();
                 out.push((relative, std::fs::read(&path).expect("read")));
             }
         }
@@ -127,10 +93,7 @@ fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn assert_refused_without_trace(
-    result: &Result<scan2dms_delivery::archive::Extracted, ArchiveError>,
-    dest: &Path,
-) {
+fn assert_refused_without_trace(result: &Result<scan2dms_delivery::archive::Extracted, ArchiveError>, dest: &Path) {
     assert!(result.is_err(), "expected a refusal, got {result:?}");
     assert!(
         !dest.exists() || std::fs::read_dir(dest).expect("read dest").next().is_none(),
@@ -151,22 +114,12 @@ fn good_bag_extracts_identically_from_zip_and_tar() {
     assert_eq!(sniff(&zip_path), Some(ArchiveKind::Zip));
     assert_eq!(sniff(&tar_path), Some(ArchiveKind::Tar));
 
-    let mut expected: Vec<(String, Vec<u8>)> = files
-        .iter()
-        .map(|(name, data)| {
-            (
-                name.trim_start_matches("SSN-TEST-001/").to_owned(),
-                data.clone(),
-            )
-        })
-        .collect();
+    let mut expected: Vec<(String, Vec<u8>)> =
+        files.iter().map(|(name, data)| (name.trim_start_matches("SSN-TEST-001/").to_owned(), data.clone())).collect();
     expected.sort();
     let total: u64 = files.iter().map(|(_, data)| data.len() as u64).sum();
     for archive in [&zip_path, &tar_path] {
-        let dest = scratch.path().join(format!(
-            "out-{}",
-            archive.extension().and_then(|e| e.to_str()).unwrap_or("")
-        ));
+        let dest = scratch.path().join(format!("out-{}", archive.extension().and_then(|e| e.to_str()).unwrap_or("")));
         let extracted = extract(archive, &dest, &ArchiveLimits::default()).expect("extract");
         assert_eq!(extracted.bag_root, dest.join("SSN-TEST-001"));
         assert_eq!(extracted.bytes, total);
@@ -179,13 +132,7 @@ fn good_bag_extracts_identically_from_zip_and_tar() {
 fn parent_directory_entry_is_path_escape() {
     let scratch = tempfile::tempdir().expect("temp dir");
     let mut files = good_bag();
-    files.insert(
-        1,
-        (
-            "SSN-TEST-001/data/../../escaped.txt".into(),
-            b"gotcha".to_vec(),
-        ),
-    );
+    files.insert(1, ("SSN-TEST-001/data/../../escaped.txt".into(), b"gotcha".to_vec()));
     for kind in ["zip", "tar"] {
         let archive = scratch.path().join(format!("escape.{kind}"));
         if kind == "zip" {
@@ -207,19 +154,10 @@ fn parent_directory_entry_is_path_escape() {
 #[test]
 fn absolute_backslash_and_drive_letter_entries_are_path_escape() {
     let scratch = tempfile::tempdir().expect("temp dir");
-    for (index, name) in [
-        "/etc/cron.d/evil",
-        "SSN-TEST-001\\..\\..\\evil",
-        "C:/evil",
-        "SSN-TEST-001/C:evil",
-    ]
-    .iter()
-    .enumerate()
+    for (index, name) in
+        ["/etc/cron.d/evil", "SSN-TEST-001\\..\\..\\evil", "C:/evil", "SSN-TEST-001/C:evil"].iter().enumerate()
     {
-        let files = vec![
-            ("SSN-TEST-001/bagit.txt".to_owned(), b"x".to_vec()),
-            ((*name).to_owned(), b"evil".to_vec()),
-        ];
+        let files = vec![("SSN-TEST-001/bagit.txt".to_owned(), b"x".to_vec()), ((*name).to_owned(), b"evil".to_vec())];
         for kind in ["zip", "tar"] {
             let archive = scratch.path().join(format!("{index}.{kind}"));
             if kind == "zip" {
@@ -229,10 +167,7 @@ fn absolute_backslash_and_drive_letter_entries_are_path_escape() {
             }
             let dest = scratch.path().join(format!("out-{index}-{kind}"));
             let result = extract(&archive, &dest, &ArchiveLimits::default());
-            assert!(
-                matches!(result, Err(ArchiveError::PathEscape { .. })),
-                "{kind} {name}: {result:?}"
-            );
+            assert!(matches!(result, Err(ArchiveError::PathEscape { .. })), "{kind} {name}: {result:?}");
             assert_refused_without_trace(&result, &dest);
         }
     }
@@ -244,49 +179,28 @@ fn zip_symlink_entry_is_refused() {
     let archive = scratch.path().join("symlink.zip");
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&archive).expect("create"));
     let options = zip::write::SimpleFileOptions::default();
-    zip.start_file("SSN-TEST-001/bagit.txt", options)
-        .expect("start");
+    zip.start_file("SSN-TEST-001/bagit.txt", options).expect("start");
     zip.write_all(b"BagIt-Version: 1.0\n").expect("write");
-    zip.add_symlink("SSN-TEST-001/data/passwd", "/etc/passwd", options)
-        .expect("symlink");
+    zip.add_symlink("SSN-TEST-001/data/passwd", "/etc/passwd", options).expect("symlink");
     zip.finish().expect("finish");
     let dest = scratch.path().join("out");
     let result = extract(&archive, &dest, &ArchiveLimits::default());
-    assert!(
-        matches!(&result, Err(ArchiveError::Link { entry }) if entry == "SSN-TEST-001/data/passwd"),
-        "{result:?}"
-    );
+    assert!(matches!(&result, Err(ArchiveError::Link { entry }) if entry == "SSN-TEST-001/data/passwd"), "{result:?}");
     assert_refused_without_trace(&result, &dest);
 }
 
 #[test]
 fn tar_symlink_hardlink_and_device_entries_are_refused() {
     let scratch = tempfile::tempdir().expect("temp dir");
-    for (index, entry_type) in [
-        tar::EntryType::Symlink,
-        tar::EntryType::Link,
-        tar::EntryType::Char,
-        tar::EntryType::Fifo,
-    ]
-    .into_iter()
-    .enumerate()
+    for (index, entry_type) in
+        [tar::EntryType::Symlink, tar::EntryType::Link, tar::EntryType::Char, tar::EntryType::Fifo]
+            .into_iter()
+            .enumerate()
     {
         let archive = scratch.path().join(format!("{index}.tar"));
         let mut builder = tar::Builder::new(std::fs::File::create(&archive).expect("create"));
-        append_raw(
-            &mut builder,
-            b"SSN-TEST-001/bagit.txt",
-            tar::EntryType::Regular,
-            b"BagIt-Version: 1.0\n",
-            b"",
-        );
-        append_raw(
-            &mut builder,
-            b"SSN-TEST-001/data/link",
-            entry_type,
-            b"",
-            b"/etc/passwd",
-        );
+        append_raw(&mut builder, b"SSN-TEST-001/bagit.txt", tar::EntryType::Regular, b"BagIt-Version: 1.0\n", b"");
+        append_raw(&mut builder, b"SSN-TEST-001/data/link", entry_type, b"", b"/etc/passwd");
         builder.finish().expect("finish");
         let dest = scratch.path().join(format!("out-{index}"));
         let result = extract(&archive, &dest, &ArchiveLimits::default());
@@ -301,13 +215,9 @@ fn tar_symlink_hardlink_and_device_entries_are_refused() {
 #[test]
 fn too_many_entries_is_too_large() {
     let scratch = tempfile::tempdir().expect("temp dir");
-    let files: Vec<(String, Vec<u8>)> = (0..20)
-        .map(|i| (format!("SSN-TEST-001/data/{i}.txt"), vec![b'x'; 10]))
-        .collect();
-    let limits = ArchiveLimits {
-        max_entries: 10,
-        ..ArchiveLimits::default()
-    };
+    let files: Vec<(String, Vec<u8>)> =
+        (0..20).map(|i| (format!("SSN-TEST-001/data/{i}.txt"), vec![b'x'; 10])).collect();
+    let limits = ArchiveLimits { max_entries: 10, ..ArchiveLimits::default() };
     for kind in ["zip", "tar"] {
         let archive = scratch.path().join(format!("many.{kind}"));
         if kind == "zip" {
@@ -317,10 +227,7 @@ fn too_many_entries_is_too_large() {
         }
         let dest = scratch.path().join(format!("out-{kind}"));
         let result = extract(&archive, &dest, &limits);
-        assert!(
-            matches!(result, Err(ArchiveError::TooLarge { .. })),
-            "{kind}: {result:?}"
-        );
+        assert!(matches!(result, Err(ArchiveError::TooLarge { .. })), "{kind}: {result:?}");
         assert_refused_without_trace(&result, &dest);
     }
 }
@@ -329,10 +236,7 @@ fn too_many_entries_is_too_large() {
 fn declared_total_above_limit_is_too_large() {
     let scratch = tempfile::tempdir().expect("temp dir");
     let files = good_bag();
-    let limits = ArchiveLimits {
-        max_total_bytes: 1_000_000,
-        ..ArchiveLimits::default()
-    };
+    let limits = ArchiveLimits { max_total_bytes: 1_000_000, ..ArchiveLimits::default() };
     for kind in ["zip", "tar"] {
         let archive = scratch.path().join(format!("big.{kind}"));
         if kind == "zip" {
@@ -355,14 +259,8 @@ fn highly_compressed_entry_is_refused_before_writing() {
     let scratch = tempfile::tempdir().expect("temp dir");
     let archive = scratch.path().join("bomb.zip");
     let files = vec![
-        (
-            "SSN-TEST-001/bagit.txt".to_owned(),
-            b"BagIt-Version: 1.0\n".to_vec(),
-        ),
-        (
-            "SSN-TEST-001/data/zeros.bin".to_owned(),
-            vec![0u8; 8 * 1024 * 1024],
-        ),
+        ("SSN-TEST-001/bagit.txt".to_owned(), b"BagIt-Version: 1.0\n".to_vec()),
+        ("SSN-TEST-001/data/zeros.bin".to_owned(), vec![0u8; 8 * 1024 * 1024]),
     ];
     build_zip(&archive, &files, &[]);
     let dest = scratch.path().join("out");
@@ -373,10 +271,7 @@ fn highly_compressed_entry_is_refused_before_writing() {
     );
     assert!(!dest.exists(), "nothing may be written for a refused bomb");
     // The same entry passes when the ratio limit allows it.
-    let lenient = ArchiveLimits {
-        max_compression_ratio: 100_000,
-        ..ArchiveLimits::default()
-    };
+    let lenient = ArchiveLimits { max_compression_ratio: 100_000, ..ArchiveLimits::default() };
     let extracted = extract(&archive, &dest, &lenient).expect("lenient extract");
     assert_eq!(extracted.bytes, 8 * 1024 * 1024 + 19);
 }
@@ -384,14 +279,8 @@ fn highly_compressed_entry_is_refused_before_writing() {
 #[test]
 fn more_than_one_top_level_entry_is_no_single_root() {
     let scratch = tempfile::tempdir().expect("temp dir");
-    let two_roots = vec![
-        ("A/bagit.txt".to_owned(), b"x".to_vec()),
-        ("B/bagit.txt".to_owned(), b"x".to_vec()),
-    ];
-    let top_file = vec![
-        ("bagit.txt".to_owned(), b"x".to_vec()),
-        ("A/data/x".to_owned(), b"x".to_vec()),
-    ];
+    let two_roots = vec![("A/bagit.txt".to_owned(), b"x".to_vec()), ("B/bagit.txt".to_owned(), b"x".to_vec())];
+    let top_file = vec![("bagit.txt".to_owned(), b"x".to_vec()), ("A/data/x".to_owned(), b"x".to_vec())];
     for (index, files) in [two_roots, top_file].iter().enumerate() {
         for kind in ["zip", "tar"] {
             let archive = scratch.path().join(format!("{index}.{kind}"));
@@ -402,10 +291,7 @@ fn more_than_one_top_level_entry_is_no_single_root() {
             }
             let dest = scratch.path().join(format!("out-{index}-{kind}"));
             let result = extract(&archive, &dest, &ArchiveLimits::default());
-            assert!(
-                matches!(result, Err(ArchiveError::NoSingleRoot { .. })),
-                "{kind} {index}: {result:?}"
-            );
+            assert!(matches!(result, Err(ArchiveError::NoSingleRoot { .. })), "{kind} {index}: {result:?}");
             assert_refused_without_trace(&result, &dest);
         }
     }
@@ -432,10 +318,7 @@ fn failure_during_extraction_removes_partial_output() {
         let dest = scratch.path().join(format!("out-{kind}"));
         std::fs::create_dir(&dest).expect("mkdir");
         let result = extract(&archive, &dest, &ArchiveLimits::default());
-        assert!(
-            matches!(result, Err(ArchiveError::Io { .. })),
-            "{kind}: {result:?}"
-        );
+        assert!(matches!(result, Err(ArchiveError::Io { .. })), "{kind}: {result:?}");
         assert!(dest.is_dir());
         assert_refused_without_trace(&result, &dest);
     }
@@ -451,10 +334,7 @@ fn non_empty_destination_is_left_alone() {
     std::fs::write(dest.join("keep.txt"), "mine").expect("write");
     let result = extract(&archive, &dest, &ArchiveLimits::default());
     assert!(matches!(result, Err(ArchiveError::Io { .. })), "{result:?}");
-    assert_eq!(
-        std::fs::read_to_string(dest.join("keep.txt")).expect("read"),
-        "mine"
-    );
+    assert_eq!(std::fs::read_to_string(dest.join("keep.txt")).expect("read"), "mine");
 }
 
 #[test]
@@ -468,10 +348,7 @@ fn duplicate_file_entry_is_malformed() {
     build_tar(&archive, &files, &[]);
     let dest = scratch.path().join("out");
     let result = extract(&archive, &dest, &ArchiveLimits::default());
-    assert!(
-        matches!(result, Err(ArchiveError::Malformed(_))),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(ArchiveError::Malformed(_))), "{result:?}");
     assert_refused_without_trace(&result, &dest);
 }
 
@@ -484,40 +361,23 @@ fn sniff_uses_magic_bytes_then_extension() {
     let text = scratch.path().join("notes.txt");
     std::fs::write(&text, "hello").expect("write");
     assert_eq!(sniff(&text), None);
-    assert_eq!(
-        sniff(&scratch.path().join("missing.zip")),
-        Some(ArchiveKind::Zip)
-    );
-    let result = extract(
-        &text,
-        &scratch.path().join("out"),
-        &ArchiveLimits::default(),
-    );
-    assert!(
-        matches!(result, Err(ArchiveError::Malformed(_))),
-        "{result:?}"
-    );
+    assert_eq!(sniff(&scratch.path().join("missing.zip")), Some(ArchiveKind::Zip));
+    let result = extract(&text, &scratch.path().join("out"), &ArchiveLimits::default());
+    assert!(matches!(result, Err(ArchiveError::Malformed(_))), "{result:?}");
 }
 
 #[test]
 fn garbage_archives_are_malformed() {
     let scratch = tempfile::tempdir().expect("temp dir");
     let zip_path = scratch.path().join("garbage.zip");
-    std::fs::write(
-        &zip_path,
-        [b"PK\x03\x04".as_slice(), &noise(5000, 9)].concat(),
-    )
-    .expect("write");
+    std::fs::write(&zip_path, [b"PK\x03\x04".as_slice(), &noise(5000, 9)].concat()).expect("write");
     let tar_path = scratch.path().join("garbage.tar");
     std::fs::write(&tar_path, noise(5000, 7)).expect("write");
     for archive in [zip_path, tar_path] {
         let dest = scratch.path().join("out");
         let result = extract(&archive, &dest, &ArchiveLimits::default());
         assert!(
-            matches!(
-                result,
-                Err(ArchiveError::Malformed(_) | ArchiveError::NoSingleRoot { .. })
-            ),
+            matches!(result, Err(ArchiveError::Malformed(_) | ArchiveError::NoSingleRoot { .. })),
             "{}: {result:?}",
             archive.display()
         );
@@ -526,15 +386,11 @@ fn garbage_archives_are_malformed() {
 }
 
 fn corpus_batches() -> Option<PathBuf> {
-    let batches =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/deliveries/batches");
+    let batches = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/deliveries/batches");
     if batches.is_dir() {
         Some(batches)
     } else {
-        eprintln!(
-            "note: {} not found, corpus archive test skipped",
-            batches.display()
-        );
+        eprintln!("note: {} not found, corpus archive test skipped", batches.display());
         None
     }
 }
@@ -549,19 +405,13 @@ fn corpus_archives_path_escape_symlink_and_bomb() {
 
     let dest = scratch.path().join("029");
     let result = extract(&batches.join("SSN-0001-029.zip"), &dest, &limits);
-    assert!(
-        matches!(&result, Err(ArchiveError::PathEscape { entry, .. }) if entry.contains("escaped")),
-        "{result:?}"
-    );
+    assert!(matches!(&result, Err(ArchiveError::PathEscape { entry, .. }) if entry.contains("escaped")), "{result:?}");
     assert_refused_without_trace(&result, &dest);
     assert!(!scratch.path().join("SSN-0001-029-escaped.txt").exists());
 
     let dest = scratch.path().join("030");
     let result = extract(&batches.join("SSN-0001-030.zip"), &dest, &limits);
-    assert!(
-        matches!(&result, Err(ArchiveError::Link { entry }) if entry.ends_with("passwd")),
-        "{result:?}"
-    );
+    assert!(matches!(&result, Err(ArchiveError::Link { entry }) if entry.ends_with("passwd")), "{result:?}");
     assert_refused_without_trace(&result, &dest);
 
     let dest = scratch.path().join("031");
@@ -570,29 +420,12 @@ fn corpus_archives_path_escape_symlink_and_bomb() {
         matches!(&result, Err(ArchiveError::TooLarge { detail }) if detail.contains("scanner-dump.bin")),
         "{result:?}"
     );
-    assert!(
-        !dest.exists(),
-        "the bomb must be refused before anything is written"
-    );
+    assert!(!dest.exists(), "the bomb must be refused before anything is written");
     for result in [
-        extract(
-            &batches.join("SSN-0001-029.zip"),
-            &scratch.path().join("x"),
-            &limits,
-        ),
-        extract(
-            &batches.join("SSN-0001-031.zip"),
-            &scratch.path().join("y"),
-            &limits,
-        ),
+        extract(&batches.join("SSN-0001-029.zip"), &scratch.path().join("x"), &limits),
+        extract(&batches.join("SSN-0001-031.zip"), &scratch.path().join("y"), &limits),
     ] {
-        let code = result
-            .err()
-            .and_then(|error| error.reason_code())
-            .map(|code| code.as_str());
-        assert!(
-            matches!(code, Some("path_escape" | "archive_too_large")),
-            "{code:?}"
-        );
+        let code = result.err().and_then(|error| error.reason_code()).map(|code| code.as_str());
+        assert!(matches!(code, Some("path_escape" | "archive_too_large")), "{code:?}");
     }
 }

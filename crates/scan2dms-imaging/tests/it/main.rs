@@ -2,18 +2,16 @@
 //! (always), the delivery corpus and the malformed corpus in `../shared`
 //! (when it exists; skipped with a note otherwise).
 
+#![allow(clippy::unwrap_used, reason = "a test that cannot set up should panic")]
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use expect_test::{Expect, expect};
-use scan2dms_imaging::{
-    ColorKind, FileInfo, Format, ImageError, Limits, decode_page, probe, sniff_format,
-};
+use scan2dms_imaging::{ColorKind, FileInfo, Format, ImageError, Limits, decode_page, probe, sniff_format};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/images")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/images").join(name)
 }
 
 /// `../shared/corpus` next to the workspace, when it is there.
@@ -31,12 +29,8 @@ fn summary(info: &FileInfo) -> String {
     let mut out = format!("{} {} page(s)", info.format, info.pages.len());
     for page in &info.pages {
         let dpi = page.dpi.map_or("-".to_owned(), |dpi| format!("{dpi:.0}"));
-        write!(
-            out,
-            "; {}x{} {dpi}dpi {:?} {}",
-            page.width, page.height, page.color, page.compression
-        )
-        .expect("write to string");
+        write!(out, "; {}x{} {dpi}dpi {:?} {}", page.width, page.height, page.color, page.compression)
+            .expect("write to string");
     }
     out
 }
@@ -48,42 +42,22 @@ fn check_probe(name: &str, expect: Expect) {
 
 #[test]
 fn probe_reads_headers_of_every_supported_kind() {
-    check_probe(
-        "g4-300dpi.tif",
-        expect!["tiff 1 page(s); 2480x3508 300dpi Bilevel ccitt_g4"],
-    );
-    check_probe(
-        "lzw.tif",
-        expect!["tiff 1 page(s); 2480x3508 300dpi Bilevel lzw"],
-    );
-    check_probe(
-        "jpeg-in-tiff.tif",
-        expect!["tiff 1 page(s); 2480x3508 300dpi Gray jpeg"],
-    );
+    check_probe("g4-300dpi.tif", expect!["tiff 1 page(s); 2480x3508 300dpi Bilevel ccitt_g4"]);
+    check_probe("lzw.tif", expect!["tiff 1 page(s); 2480x3508 300dpi Bilevel lzw"]);
+    check_probe("jpeg-in-tiff.tif", expect!["tiff 1 page(s); 2480x3508 300dpi Gray jpeg"]);
     check_probe(
         "multipage-g4.tif",
-        expect![
-            "tiff 2 page(s); 2480x3508 300dpi Bilevel ccitt_g4; 2480x3508 300dpi Bilevel ccitt_g4"
-        ],
+        expect!["tiff 2 page(s); 2480x3508 300dpi Bilevel ccitt_g4; 2480x3508 300dpi Bilevel ccitt_g4"],
     );
-    check_probe(
-        "bitonal.png",
-        expect!["png 1 page(s); 2480x3508 300dpi Bilevel png"],
-    );
-    check_probe(
-        "gray-200dpi.jpg",
-        expect!["jpeg 1 page(s); 1654x2339 200dpi Gray jpeg"],
-    );
+    check_probe("bitonal.png", expect!["png 1 page(s); 2480x3508 300dpi Bilevel png"]);
+    check_probe("gray-200dpi.jpg", expect!["jpeg 1 page(s); 1654x2339 200dpi Gray jpeg"]);
     check_probe(
         "g4-3pages.pdf",
         expect![
             "pdf 3 page(s); 2480x3508 300dpi Bilevel ccitt_g4; 2480x3508 300dpi Bilevel ccitt_g4; 2480x3508 300dpi Bilevel ccitt_g4"
         ],
     );
-    check_probe(
-        "dct-200dpi.pdf",
-        expect!["pdf 1 page(s); 1654x2339 200dpi Gray dct"],
-    );
+    check_probe("dct-200dpi.pdf", expect!["pdf 1 page(s); 1654x2339 200dpi Gray dct"]);
 }
 
 /// Share of pure white and of dark pixels, in per mille.
@@ -111,11 +85,7 @@ fn decoded_pages_are_mostly_white_paper_with_black_ink() {
     for (name, page_index) in pages {
         let page = decode_page(&fixture(name), page_index, &Limits::default())
             .unwrap_or_else(|error| panic!("{name} page {page_index}: {error}"));
-        assert_eq!(
-            (page.gray.width(), page.gray.height()),
-            (page.info.width, page.info.height),
-            "{name}"
-        );
+        assert_eq!((page.gray.width(), page.gray.height()), (page.info.width, page.info.height), "{name}");
         let (white, black) = white_and_black_per_mille(&page.gray);
         assert!(white > 800, "{name} page {page_index}: only {white}‰ white");
         assert!(black >= 2, "{name} page {page_index}: only {black}‰ black");
@@ -125,13 +95,7 @@ fn decoded_pages_are_mostly_white_paper_with_black_ink() {
 #[test]
 fn decoded_page_info_matches_probe() {
     let limits = Limits::default();
-    for name in [
-        "g4-300dpi.tif",
-        "multipage-g4.tif",
-        "gray-200dpi.jpg",
-        "g4-3pages.pdf",
-        "dct-200dpi.pdf",
-    ] {
+    for name in ["g4-300dpi.tif", "multipage-g4.tif", "gray-200dpi.jpg", "g4-3pages.pdf", "dct-200dpi.pdf"] {
         let info = probe(&fixture(name), &limits).expect("probe");
         for (page_index, page_info) in info.pages.iter().enumerate() {
             let page = decode_page(&fixture(name), page_index, &limits).expect("decode");
@@ -143,18 +107,10 @@ fn decoded_page_info_matches_probe() {
 #[test]
 fn page_index_past_the_end_is_out_of_range() {
     let limits = Limits::default();
-    let cases = [
-        ("multipage-g4.tif", 2, 2),
-        ("g4-3pages.pdf", 3, 3),
-        ("bitonal.png", 1, 1),
-        ("gray-200dpi.jpg", 5, 1),
-    ];
+    let cases = [("multipage-g4.tif", 2, 2), ("g4-3pages.pdf", 3, 3), ("bitonal.png", 1, 1), ("gray-200dpi.jpg", 5, 1)];
     for (name, page_index, page_count) in cases {
         match decode_page(&fixture(name), page_index, &limits) {
-            Err(ImageError::PageOutOfRange {
-                page_index: index,
-                page_count: count,
-            }) => {
+            Err(ImageError::PageOutOfRange { page_index: index, page_count: count }) => {
                 assert_eq!((index, count), (page_index, page_count), "{name}");
             }
             other => panic!("{name}: expected PageOutOfRange, got {other:?}"),
@@ -164,27 +120,13 @@ fn page_index_past_the_end_is_out_of_range() {
 
 #[test]
 fn page_count_above_limit_is_too_many_pages() {
-    let limits = Limits {
-        max_pages_per_file: 1,
-        ..Limits::default()
-    };
+    let limits = Limits { max_pages_per_file: 1, ..Limits::default() };
     for name in ["multipage-g4.tif", "g4-3pages.pdf"] {
         let result = probe(&fixture(name), &limits);
-        assert!(
-            matches!(
-                result,
-                Err(ImageError::TooManyPages {
-                    max_pages_per_file: 1
-                })
-            ),
-            "{name}: {result:?}"
-        );
+        assert!(matches!(result, Err(ImageError::TooManyPages { max_pages_per_file: 1 })), "{name}: {result:?}");
     }
     let result = decode_page(&fixture("multipage-g4.tif"), 1, &limits);
-    assert!(
-        matches!(result, Err(ImageError::TooManyPages { .. })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(ImageError::TooManyPages { .. })), "{result:?}");
 }
 
 #[test]
@@ -200,10 +142,7 @@ fn image_bomb_is_too_large_before_decoding() {
 
 #[test]
 fn pixel_limit_applies_to_every_format() {
-    let limits = Limits {
-        max_pixels: 1_000_000,
-        ..Limits::default()
-    };
+    let limits = Limits { max_pixels: 1_000_000, ..Limits::default() };
     for name in [
         "g4-300dpi.tif",
         "lzw.tif",
@@ -214,35 +153,17 @@ fn pixel_limit_applies_to_every_format() {
         "dct-200dpi.pdf",
     ] {
         let probed = probe(&fixture(name), &limits);
-        assert!(
-            matches!(
-                probed,
-                Err(ImageError::TooLarge {
-                    max_pixels: 1_000_000,
-                    ..
-                })
-            ),
-            "{name}: {probed:?}"
-        );
+        assert!(matches!(probed, Err(ImageError::TooLarge { max_pixels: 1_000_000, .. })), "{name}: {probed:?}");
         let decoded = decode_page(&fixture(name), 0, &limits);
-        assert!(
-            matches!(decoded, Err(ImageError::TooLarge { .. })),
-            "{name}: {decoded:?}"
-        );
+        assert!(matches!(decoded, Err(ImageError::TooLarge { .. })), "{name}: {decoded:?}");
     }
 }
 
 #[test]
 fn garbage_g4_data_is_malformed() {
     let result = decode_page(&fixture("garbage-g4.tif"), 0, &Limits::default());
-    assert!(
-        matches!(result, Err(ImageError::Malformed(_))),
-        "{result:?}"
-    );
-    let message = result
-        .err()
-        .map(|error| error.to_string())
-        .unwrap_or_default();
+    assert!(matches!(result, Err(ImageError::Malformed(_))), "{result:?}");
+    let message = result.err().map(|error| error.to_string()).unwrap_or_default();
     assert!(message.contains("garbage-g4.tif"), "{message}");
 }
 
@@ -251,27 +172,15 @@ fn format_is_sniffed_from_magic_bytes_not_extension() {
     let dir = tempfile::tempdir().expect("tempdir");
     let disguised = dir.path().join("page.tif");
     std::fs::copy(fixture("bitonal.png"), &disguised).expect("copy");
-    assert_eq!(
-        probe(&disguised, &Limits::default()).expect("probe").format,
-        Format::Png
-    );
+    assert_eq!(probe(&disguised, &Limits::default()).expect("probe").format, Format::Png);
 
     let text = dir.path().join("notes.png");
     std::fs::write(&text, "not an image").expect("write");
-    assert!(matches!(
-        probe(&text, &Limits::default()),
-        Err(ImageError::UnknownFormat)
-    ));
+    assert!(matches!(probe(&text, &Limits::default()), Err(ImageError::UnknownFormat)));
     let empty = dir.path().join("empty.tif");
     std::fs::write(&empty, "").expect("write");
-    assert!(matches!(
-        decode_page(&empty, 0, &Limits::default()),
-        Err(ImageError::UnknownFormat)
-    ));
-    assert!(matches!(
-        probe(&dir.path().join("missing.tif"), &Limits::default()),
-        Err(ImageError::Io { .. })
-    ));
+    assert!(matches!(decode_page(&empty, 0, &Limits::default()), Err(ImageError::UnknownFormat)));
+    assert!(matches!(probe(&dir.path().join("missing.tif"), &Limits::default()), Err(ImageError::Io { .. })));
 
     assert_eq!(sniff_format(b"MM\0*\0\0\0\x08"), Some(Format::Tiff));
     assert_eq!(sniff_format(b"%PDF-1.7"), Some(Format::Pdf));
@@ -346,10 +255,7 @@ fn looping_ifd_chain_is_malformed_not_a_hang() {
     let path = dir.path().join("loop.tif");
     std::fs::write(&path, looping_tiff()).expect("write");
     let result = probe(&path, &Limits::default());
-    assert!(
-        matches!(&result, Err(ImageError::Malformed(message)) if message.contains("loops")),
-        "{result:?}"
-    );
+    assert!(matches!(&result, Err(ImageError::Malformed(message)) if message.contains("loops")), "{result:?}");
     // The first page itself is fine; the page after the loop is not reachable.
     assert!(decode_page(&path, 0, &Limits::default()).is_ok());
     assert!(decode_page(&path, 5, &Limits::default()).is_err());
@@ -367,25 +273,11 @@ fn malformed_corpus_never_panics_or_hangs() {
         .expect("read malformed corpus")
         .map(|entry| entry.expect("dir entry").path())
         .filter(|path| path.is_file())
-        .filter(|path| {
-            !path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.'))
-        })
-        .filter(|path| {
-            !matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("md" | "csv")
-            )
-        })
+        .filter(|path| !path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
+        .filter(|path| !matches!(path.extension().and_then(|e| e.to_str()), Some("md" | "csv")))
         .collect();
     entries.sort();
-    assert!(
-        entries.len() >= 10,
-        "malformed corpus has only {} files",
-        entries.len()
-    );
+    assert!(entries.len() >= 10, "malformed corpus has only {} files", entries.len());
     let limits = Limits::default();
     let mut outcomes = String::new();
     for path in &entries {
@@ -402,34 +294,14 @@ fn malformed_corpus_never_panics_or_hangs() {
             Ok(info) => format!("ok {} page(s)", info.pages.len()),
             Err(error) => format!("err {}", variant(&error)),
         };
-        writeln!(
-            outcomes,
-            "{name}: probe {probed}; decode {}",
-            decoded.join(", ")
-        )
-        .expect("write");
+        writeln!(outcomes, "{name}: probe {probed}; decode {}", decoded.join(", ")).expect("write");
     }
     eprintln!("{outcomes}");
     // The expectations that are strict ("must decode", "must return an error").
-    let line = |prefix: &str| {
-        outcomes
-            .lines()
-            .find(|line| line.starts_with(prefix))
-            .unwrap_or("")
-            .to_owned()
-    };
-    assert!(
-        line("imagetiff-oom_crash-000002.tif").contains("decode err"),
-        "{outcomes}"
-    );
-    for must_decode in [
-        "imagetiff-seq-1c-1b-fax3-lsb.tif",
-        "imagetiff-tiled-oversize-gray-i8.tif",
-    ] {
-        assert!(
-            line(must_decode).contains("probe ok") && line(must_decode).contains("decode ok"),
-            "{outcomes}"
-        );
+    let line = |prefix: &str| outcomes.lines().find(|line| line.starts_with(prefix)).unwrap_or("").to_owned();
+    assert!(line("imagetiff-oom_crash-000002.tif").contains("decode err"), "{outcomes}");
+    for must_decode in ["imagetiff-seq-1c-1b-fax3-lsb.tif", "imagetiff-tiled-oversize-gray-i8.tif"] {
+        assert!(line(must_decode).contains("probe ok") && line(must_decode).contains("decode ok"), "{outcomes}");
     }
 }
 
@@ -453,16 +325,10 @@ fn corpus_defects_image_bomb_and_garbage_page() {
     let batches = corpus.join("deliveries/batches");
     let limits = Limits::default();
     let bomb = batches.join("SSN-0001-028/data/images/KZ-2500-5124781/0001.png");
-    assert!(matches!(
-        probe(&bomb, &limits),
-        Err(ImageError::TooLarge { .. })
-    ));
+    assert!(matches!(probe(&bomb, &limits), Err(ImageError::TooLarge { .. })));
     let garbage = batches.join("SSN-0001-027/data/images/PN-039651/0002.tif");
     let result = decode_page(&garbage, 0, &limits);
-    assert!(
-        matches!(result, Err(ImageError::Malformed(_))),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(ImageError::Malformed(_))), "{result:?}");
     let dct_pdf = batches.join("SSN-0001-004/data/akten/KZ-2610-5302102.pdf");
     let info = probe(&dct_pdf, &limits).expect("probe dct pdf");
     assert_eq!(info.pages.len(), 4);
@@ -483,39 +349,21 @@ fn corpus_pages_match_truth_scan_fields() {
     let deliveries = corpus.join("deliveries");
     let limits = Limits::default();
     let mut checked = 0;
-    for batch in [
-        "SSN-0001-001",
-        "SSN-0001-002",
-        "SSN-0001-003",
-        "SSN-0001-004",
-        "SSN-0001-005",
-        "SSN-0001-033",
-    ] {
-        let truth_text =
-            std::fs::read_to_string(deliveries.join(format!("truth/{batch}.json"))).expect("truth");
+    for batch in ["SSN-0001-001", "SSN-0001-002", "SSN-0001-003", "SSN-0001-004", "SSN-0001-005", "SSN-0001-033"] {
+        let truth_text = std::fs::read_to_string(deliveries.join(format!("truth/{batch}.json"))).expect("truth");
         let truth: serde_json::Value = serde_json::from_str(&truth_text).expect("truth json");
         for document in truth["documents"].as_array().expect("documents") {
             for page in document["pages"].as_array().expect("pages") {
                 let file = page["file"].as_str().expect("file");
                 let file_page = page["file_page"].as_u64().expect("file_page") as usize;
                 let path = deliveries.join(format!("batches/{batch}/data/{file}"));
-                let info =
-                    probe(&path, &limits).unwrap_or_else(|error| panic!("{batch} {file}: {error}"));
-                assert!(
-                    info.pages.len() >= file_page,
-                    "{batch} {file}: {} pages",
-                    info.pages.len()
-                );
+                let info = probe(&path, &limits).unwrap_or_else(|error| panic!("{batch} {file}: {error}"));
+                assert!(info.pages.len() >= file_page, "{batch} {file}: {} pages", info.pages.len());
                 let page_info = &info.pages[file_page - 1];
                 let scan = &page["scan"];
                 let dpi = scan["dpi"].as_f64().expect("dpi") as f32;
-                let probed_dpi = page_info
-                    .dpi
-                    .unwrap_or_else(|| panic!("{batch} {file}: no dpi"));
-                assert!(
-                    (probed_dpi - dpi).abs() < 1.0,
-                    "{batch} {file}: {probed_dpi} dpi, truth {dpi}"
-                );
+                let probed_dpi = page_info.dpi.unwrap_or_else(|| panic!("{batch} {file}: no dpi"));
+                assert!((probed_dpi - dpi).abs() < 1.0, "{batch} {file}: {probed_dpi} dpi, truth {dpi}");
                 let mode = scan["mode"].as_str().expect("mode");
                 let expected_color = match mode {
                     "bitonal" => ColorKind::Bilevel,

@@ -13,13 +13,21 @@ fn order(records: &[(&str, &str)]) -> NewOrder {
         source: "ORD-1.csv".to_owned(),
         records: records
             .iter()
-            .map(|(id, title)| NewOrderRecord { record_id: id.parse().unwrap(), title: title.to_string(), box_id: "BOX-1".into() })
+            .map(|(id, title)| NewOrderRecord {
+                record_id: id.parse().unwrap(),
+                title: title.to_string(),
+                box_id: "BOX-1".into(),
+            })
             .collect(),
     }
 }
 
 fn new_batch(id: &str) -> NewBatch {
-    NewBatch { batch_id: id.parse().unwrap(), source_name: id.to_owned(), source_path: format!("batches/{id}/source/{id}") }
+    NewBatch {
+        batch_id: id.parse().unwrap(),
+        source_name: id.to_owned(),
+        source_path: format!("batches/{id}/source/{id}"),
+    }
 }
 
 fn running_validation() -> Batch {
@@ -27,7 +35,9 @@ fn running_validation() -> Batch {
 }
 
 fn claim(store: &dyn StateStore, id: &str) {
-    store.transition(id, &Batch::received(), &running_validation(), &NewEvent::batch(id, "claimed", "validate"), 2).unwrap();
+    store
+        .transition(id, &Batch::received(), &running_validation(), &NewEvent::batch(id, "claimed", "validate"), 2)
+        .unwrap();
 }
 
 fn accepted_result(id: &str, records: &[&str]) -> ValidationResult {
@@ -36,7 +46,12 @@ fn accepted_result(id: &str, records: &[&str]) -> ValidationResult {
         order_id: Some("ORD-1".parse().unwrap()),
         records: records
             .iter()
-            .map(|record| DeliveredRecord { record_id: record.parse().unwrap(), title: "T".into(), box_id: "BOX-1".into(), pages: 1 })
+            .map(|record| DeliveredRecord {
+                record_id: record.parse().unwrap(),
+                title: "T".into(),
+                box_id: "BOX-1".into(),
+                pages: 1,
+            })
             .collect(),
         pages: records
             .iter()
@@ -59,7 +74,8 @@ fn order_import_merges_and_never_removes() {
         assert_eq!(first, ImportSummary { added: 2, updated: 0, unchanged: 0 }, "{name}");
         let again = store.import_order(&order(&[("PN-000002", "B2"), ("PN-000003", "C")]), 2).unwrap();
         assert_eq!(again, ImportSummary { added: 1, updated: 1, unchanged: 0 }, "{name}");
-        let ids: Vec<String> = store.order_records(&"ORD-1".parse().unwrap()).unwrap().iter().map(ToString::to_string).collect();
+        let ids: Vec<String> =
+            store.order_records(&"ORD-1".parse().unwrap()).unwrap().iter().map(ToString::to_string).collect();
         assert_eq!(ids, ["PN-000001", "PN-000002", "PN-000003"], "{name}");
         let mut tax = order(&[("KZ-2300-0000001", "X")]);
         tax.series = Series::Tax;
@@ -86,9 +102,21 @@ fn transitions_are_compare_and_set() {
     for (name, store, _dir) in adapters() {
         store.register_batch(&new_batch("B-1"), 1).unwrap();
         claim(&*store, "B-1");
-        let stale = store.transition("B-1", &Batch::received(), &running_validation(), &NewEvent::batch("B-1", "claimed", ""), 3);
+        let stale = store.transition(
+            "B-1",
+            &Batch::received(),
+            &running_validation(),
+            &NewEvent::batch("B-1", "claimed", ""),
+            3,
+        );
         assert!(matches!(stale, Err(StoreError::Conflict { .. })), "{name}: {stale:?}");
-        let unknown = store.transition("B-9", &Batch::received(), &running_validation(), &NewEvent::batch("B-9", "claimed", ""), 3);
+        let unknown = store.transition(
+            "B-9",
+            &Batch::received(),
+            &running_validation(),
+            &NewEvent::batch("B-9", "claimed", ""),
+            3,
+        );
         assert!(matches!(unknown, Err(StoreError::UnknownBatch(_))), "{name}: {unknown:?}");
         let row = store.batch("B-1").unwrap().unwrap();
         assert_eq!(row.batch, running_validation(), "{name}");
@@ -106,11 +134,18 @@ fn a_record_is_delivered_by_one_accepted_batch_only() {
             claim(&*store, id);
         }
         let accepted = Batch { state: BatchState::Pending(Stage::Ocr), attempts: 0, not_before_ms: None };
-        let outcome =
-            store.finish_validation("B-1", &running_validation(), &accepted, &accepted_result("B-1", &["PN-000001"]), 3).unwrap();
+        let outcome = store
+            .finish_validation("B-1", &running_validation(), &accepted, &accepted_result("B-1", &["PN-000001"]), 3)
+            .unwrap();
         assert_eq!(outcome, ClaimOutcome::Stored, "{name}");
         let outcome = store
-            .finish_validation("B-2", &running_validation(), &accepted, &accepted_result("B-2", &["PN-000001", "PN-000002"]), 4)
+            .finish_validation(
+                "B-2",
+                &running_validation(),
+                &accepted,
+                &accepted_result("B-2", &["PN-000001", "PN-000002"]),
+                4,
+            )
             .unwrap();
         assert_eq!(
             outcome,

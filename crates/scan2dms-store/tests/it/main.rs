@@ -1,6 +1,8 @@
 //! The store contract, run against every adapter. A PostgreSQL adapter adds
 //! itself to [`adapters`] and must pass the same suite.
 
+#![allow(clippy::unwrap_used, reason = "a test that cannot set up should panic")]
+
 mod contract;
 
 use scan2dms_store::{SqliteStore, StateStore};
