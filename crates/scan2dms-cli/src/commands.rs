@@ -115,6 +115,16 @@ fn validate(
             &directory_book
         }
         None => {
+            // Stateless means no side effects: use the store's orders only
+            // when there is a store, never create one.
+            if let StoreConfig::Sqlite { path } = &config.store
+                && !data_dir.join(path).exists()
+            {
+                bail!(
+                    "no orders to check against: pass --orders DIR, or import orders into {} first",
+                    data_dir.display()
+                );
+            }
             store = open_store(config, data_dir)?;
             &StoreOrderBook(&*store)
         }

@@ -19,12 +19,15 @@
 //!   *parsing*: lopdf has no lazy loader, so the object graph of the whole
 //!   file is read, but only the requested page's image is decompressed.)
 //!
-//! What this crate deliberately does not do: quality metrics, orientation,
-//! deskewing or barcode reading (they work on [`DecodedPage::gray`]), colour
+//! [`analysis`] measures what needs no OCR on a decoded page (ink, blank).
+//!
+//! What this crate deliberately does not do: orientation, deskewing or
+//! barcode reading (they work on [`DecodedPage::gray`]), colour
 //! management (colour is reduced to Rec. 601 luma), and PDF rendering (pages
 //! with vector content or text are not rasterised; only the largest image
 //! drawn on a page is taken).
 
+pub mod analysis;
 mod bilevel;
 mod pdf;
 mod raster;

@@ -19,6 +19,11 @@ fn validate_exits_0_accepted_1_rejected_2_could_not_run() {
     assert_eq!(status(batch("SSN-0007-014")), Some(1));
     assert_eq!(status(batch("SSN-0007-025.zip")), Some(1), "zip slip is a rejection, not a crash");
     assert_eq!(status(batch("does-not-exist")), Some(2));
+
+    let without_orders = scan2dms(&dir.path().join("nothing-here")).arg("validate").arg(batch("SSN-0007-001")).output().unwrap();
+    assert_eq!(without_orders.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&without_orders.stderr).contains("pass --orders DIR"));
+    assert!(!dir.path().join("nothing-here").exists(), "a stateless check creates no data directory");
 }
 
 #[test]

@@ -377,3 +377,37 @@ fn corpus_pages_match_truth_scan_fields() {
     }
     assert!(checked > 100, "only {checked} pages checked");
 }
+
+/// Every page of the committed fixture deliveries' valid batches is blank
+/// exactly when its ground truth says so (separator sheets excluded).
+#[test]
+fn blank_pages_match_the_ground_truth() {
+    use scan2dms_imaging::analysis::{BlankOptions, is_blank};
+    let deliveries = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/deliveries");
+    let mut checked = 0;
+    let mut blanks = 0;
+    let mut wrong = Vec::new();
+    for entry in std::fs::read_dir(deliveries.join("truth")).unwrap() {
+        let truth: serde_json::Value = serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        if truth["expected_outcome"] == "rejected" || truth["packaging"] != "dir" {
+            continue;
+        }
+        let batch = deliveries.join("batches").join(truth["batch_id"].as_str().unwrap()).join("data");
+        for page in truth["documents"].as_array().unwrap().iter().flat_map(|document| document["pages"].as_array().unwrap()) {
+            if page["separator"] == true {
+                continue;
+            }
+            let path = batch.join(page["file"].as_str().unwrap());
+            let index = page["file_page"].as_u64().unwrap() as usize - 1;
+            let decoded = decode_page(&path, index, &Limits::default()).unwrap();
+            let expected = page["blank"] == true;
+            if is_blank(&decoded.gray, &BlankOptions::default()) != expected {
+                wrong.push(format!("{} page {}: blank should be {expected}", path.display(), index + 1));
+            }
+            checked += 1;
+            blanks += usize::from(expected);
+        }
+    }
+    assert!(checked > 20 && blanks > 0, "checked {checked} pages, {blanks} blank");
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
