@@ -19,10 +19,11 @@
 //!   *parsing*: lopdf has no lazy loader, so the object graph of the whole
 //!   file is read, but only the requested page's image is decompressed.)
 //!
-//! [`analysis`] measures what needs no OCR on a decoded page (ink, blank).
+//! [`analysis`] measures what needs no OCR on a decoded page (ink, blank);
+//! [`separator`] finds separator sheets by their Code 128 barcode.
 //!
-//! What this crate deliberately does not do: orientation, deskewing or
-//! barcode reading (they work on [`DecodedPage::gray`]), colour
+//! What this crate deliberately does not do: orientation and deskewing (they
+//! need the OCR engine and work on [`DecodedPage::gray`]), colour
 //! management (colour is reduced to Rec. 601 luma), and PDF rendering (pages
 //! with vector content or text are not rasterised; only the largest image
 //! drawn on a page is taken).
@@ -31,6 +32,7 @@ pub mod analysis;
 mod bilevel;
 mod pdf;
 mod raster;
+pub mod separator;
 mod tiff_file;
 
 use std::fmt;

@@ -411,3 +411,32 @@ fn blank_pages_match_the_ground_truth() {
     assert!(checked > 20 && blanks > 0, "checked {checked} pages, {blanks} blank");
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+/// Separator sheets of the fixture deliveries are found, and no other page
+/// is taken for one.
+#[test]
+fn separator_sheets_match_the_ground_truth() {
+    use scan2dms_imaging::separator::is_separator;
+    let deliveries = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/deliveries");
+    let mut separators = 0;
+    let mut wrong = Vec::new();
+    for entry in std::fs::read_dir(deliveries.join("truth")).unwrap() {
+        let truth: serde_json::Value = serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        if truth["expected_outcome"] == "rejected" || truth["packaging"] != "dir" {
+            continue;
+        }
+        let batch = deliveries.join("batches").join(truth["batch_id"].as_str().unwrap()).join("data");
+        for page in truth["documents"].as_array().unwrap().iter().flat_map(|document| document["pages"].as_array().unwrap()) {
+            let path = batch.join(page["file"].as_str().unwrap());
+            let index = page["file_page"].as_u64().unwrap() as usize - 1;
+            let decoded = decode_page(&path, index, &Limits::default()).unwrap();
+            let expected = page["separator"] == true;
+            if is_separator(&decoded.gray) != expected {
+                wrong.push(format!("{} page {}: separator should be {expected}", path.display(), index + 1));
+            }
+            separators += usize::from(expected);
+        }
+    }
+    assert!(separators > 0, "the fixtures hold separator sheets");
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
