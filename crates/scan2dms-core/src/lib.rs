@@ -16,6 +16,7 @@
 //! testable with event transcripts. Persisting the result atomically is the
 //! store's job; running the effects is the runtime's.
 
+pub mod documents;
 mod machine;
 
 pub use machine::{Batch, BatchState, Effect, Event, InvalidTransition, RetryPolicy, Stage, StageOutcome, step};

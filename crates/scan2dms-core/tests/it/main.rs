@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, reason = "a test that cannot set up should panic")]
 
+mod documents;
+
 use expect_test::{Expect, expect};
 use scan2dms_core::{Batch, BatchState, Event, RetryPolicy, Stage, StageOutcome, step};
 
