@@ -53,7 +53,8 @@ pub fn split_record(pages: &[PageFacts], blank_pages: BlankPages) -> (Vec<Docume
     if numbered {
         for page in pages {
             // Pages without a number in a numbered record join the document before them.
-            let document_no = page.document_no.or_else(|| documents.last().map(|document| document.document_no)).unwrap_or(1);
+            let document_no =
+                page.document_no.or_else(|| documents.last().map(|document| document.document_no)).unwrap_or(1);
             if documents.last().is_none_or(|document| document.document_no != document_no) {
                 documents.push(DocumentPlan { document_no, page_nos: Vec::new() });
             }
@@ -72,7 +73,10 @@ pub fn split_record(pages: &[PageFacts], blank_pages: BlankPages) -> (Vec<Docume
             if page.separator {
                 if !current.page_nos.is_empty() {
                     let next_no = current.document_no + 1;
-                    documents.push(std::mem::replace(&mut current, DocumentPlan { document_no: next_no, page_nos: Vec::new() }));
+                    documents.push(std::mem::replace(
+                        &mut current,
+                        DocumentPlan { document_no: next_no, page_nos: Vec::new() },
+                    ));
                 }
                 continue;
             }
@@ -91,7 +95,12 @@ pub fn split_record(pages: &[PageFacts], blank_pages: BlankPages) -> (Vec<Docume
     (documents, notes)
 }
 
-fn keep_or_drop(page: &PageFacts, blank_pages: BlankPages, document: Option<&mut DocumentPlan>, notes: &mut Vec<SplitNote>) {
+fn keep_or_drop(
+    page: &PageFacts,
+    blank_pages: BlankPages,
+    document: Option<&mut DocumentPlan>,
+    notes: &mut Vec<SplitNote>,
+) {
     if page.blank && blank_pages == BlankPages::Drop {
         notes.push(SplitNote::BlankDropped { page_no: page.page_no });
         return;
@@ -111,14 +120,22 @@ mod tests {
 
     fn render(pages: &[PageFacts], blank_pages: BlankPages) -> String {
         let (documents, notes) = split_record(pages, blank_pages);
-        let mut out: Vec<String> = documents.iter().map(|document| format!("{}:{:?}", document.document_no, document.page_nos)).collect();
+        let mut out: Vec<String> =
+            documents.iter().map(|document| format!("{}:{:?}", document.document_no, document.page_nos)).collect();
         out.extend(notes.iter().map(|note| format!("{note:?}")));
         out.join(" ")
     }
 
     #[test]
     fn separators_split_when_document_numbers_are_empty() {
-        let pages = [page(1, None, "sep"), page(2, None, ""), page(3, None, "blank"), page(4, None, "sep"), page(5, None, ""), page(6, None, "sep")];
+        let pages = [
+            page(1, None, "sep"),
+            page(2, None, ""),
+            page(3, None, "blank"),
+            page(4, None, "sep"),
+            page(5, None, ""),
+            page(6, None, "sep"),
+        ];
         assert_eq!(render(&pages, BlankPages::Keep), "1:[2, 3] 2:[5]");
         assert_eq!(render(&pages, BlankPages::Drop), "1:[2] 2:[5] BlankDropped { page_no: 3 }");
     }
@@ -131,8 +148,17 @@ mod tests {
 
     #[test]
     fn document_numbers_rule_and_a_separator_inside_a_document_is_noted() {
-        let pages = [page(1, Some(1), ""), page(2, Some(1), "sep"), page(3, Some(1), ""), page(4, Some(2), "sep"), page(5, Some(2), "")];
-        assert_eq!(render(&pages, BlankPages::Keep), "1:[1, 3] 2:[5] SeparatorInsideDocument { page_no: 2, document_no: 1 }");
+        let pages = [
+            page(1, Some(1), ""),
+            page(2, Some(1), "sep"),
+            page(3, Some(1), ""),
+            page(4, Some(2), "sep"),
+            page(5, Some(2), ""),
+        ];
+        assert_eq!(
+            render(&pages, BlankPages::Keep),
+            "1:[1, 3] 2:[5] SeparatorInsideDocument { page_no: 2, document_no: 1 }"
+        );
     }
 
     #[test]

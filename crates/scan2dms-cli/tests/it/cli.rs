@@ -20,7 +20,8 @@ fn validate_exits_0_accepted_1_rejected_2_could_not_run() {
     assert_eq!(status(batch("SSN-0007-025.zip")), Some(1), "zip slip is a rejection, not a crash");
     assert_eq!(status(batch("does-not-exist")), Some(2));
 
-    let without_orders = scan2dms(&dir.path().join("nothing-here")).arg("validate").arg(batch("SSN-0007-001")).output().unwrap();
+    let without_orders =
+        scan2dms(&dir.path().join("nothing-here")).arg("validate").arg(batch("SSN-0007-001")).output().unwrap();
     assert_eq!(without_orders.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&without_orders.stderr).contains("pass --orders DIR"));
     assert!(!dir.path().join("nothing-here").exists(), "a stateless check creates no data directory");
@@ -160,4 +161,29 @@ fn status_counts_batches_and_order_progress() {
     let delivered: u64 =
         status["orders"].as_array().unwrap().iter().map(|order| order["delivered"].as_u64().unwrap()).sum();
     assert_eq!(delivered, 2, "SSN-0007-001 delivers two records");
+}
+
+#[test]
+fn a_tar_delivery_is_unpacked_and_accepted() {
+    let (dir, data_dir, inbox) = prepared(&fixture_deliveries());
+    for entry in std::fs::read_dir(&inbox).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { std::fs::remove_dir_all(&path).unwrap() } else { std::fs::remove_file(&path).unwrap() }
+    }
+    let tar = dir.path().join("SSN-0007-001.tar");
+    let status = std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(fixture_deliveries().join("batches"))
+        .arg("SSN-0007-001")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::rename(&tar, inbox.join("SSN-0007-001.tar")).unwrap();
+    run_ok(scan2dms(&data_dir).args(["run", "--once", "--inbox"]).arg(&inbox));
+    let report = run_ok(scan2dms(&data_dir).args(["report", "SSN-0007-001", "--json"]));
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(report["outcome"], "accepted", "{report}");
+    assert!(data_dir.join("batches/SSN-0007-001/bag/SSN-0007-001/bagit.txt").is_file());
 }

@@ -393,7 +393,9 @@ fn blank_pages_match_the_ground_truth() {
             continue;
         }
         let batch = deliveries.join("batches").join(truth["batch_id"].as_str().unwrap()).join("data");
-        for page in truth["documents"].as_array().unwrap().iter().flat_map(|document| document["pages"].as_array().unwrap()) {
+        for page in
+            truth["documents"].as_array().unwrap().iter().flat_map(|document| document["pages"].as_array().unwrap())
+        {
             if page["separator"] == true {
                 continue;
             }
@@ -426,7 +428,9 @@ fn separator_sheets_match_the_ground_truth() {
             continue;
         }
         let batch = deliveries.join("batches").join(truth["batch_id"].as_str().unwrap()).join("data");
-        for page in truth["documents"].as_array().unwrap().iter().flat_map(|document| document["pages"].as_array().unwrap()) {
+        for page in
+            truth["documents"].as_array().unwrap().iter().flat_map(|document| document["pages"].as_array().unwrap())
+        {
             let path = batch.join(page["file"].as_str().unwrap());
             let index = page["file_page"].as_u64().unwrap() as usize - 1;
             let decoded = decode_page(&path, index, &Limits::default()).unwrap();
