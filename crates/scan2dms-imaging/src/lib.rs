@@ -30,6 +30,7 @@
 
 pub mod analysis;
 mod bilevel;
+pub mod embed;
 mod pdf;
 mod raster;
 pub mod separator;

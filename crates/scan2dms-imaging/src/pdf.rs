@@ -344,3 +344,52 @@ fn decode_samples(
     };
     gray.ok_or_else(|| unsupported(path, format_args!("pdf page {page}: {samples} components at {bits} bits")))
 }
+
+/// The page image's stream when a single DCT or CCITT filter lets a new PDF
+/// embed it unchanged.
+pub(crate) fn encoded_image(
+    path: &Path,
+    page_index: usize,
+    limits: &Limits,
+) -> Result<Option<crate::embed::EncodedPage>, ImageError> {
+    use crate::embed::EncodedPage;
+    let document = load(path)?;
+    let page_ids = page_ids(path, &document, limits)?;
+    let Some(&page_id) = page_ids.get(page_index) else {
+        return Err(ImageError::PageOutOfRange { page_index, page_count: page_ids.len() });
+    };
+    let PageImage { info, image_id, filters } = page_image(path, &document, page_id, page_index)?;
+    let stream = document
+        .get_object(image_id)
+        .and_then(Object::as_stream)
+        .map_err(|error| malformed(path, format_args!("pdf page {}: image stream: {error}", page_index + 1)))?;
+    let dict = &stream.dict;
+    if decode_array_inverts(&document, dict) {
+        return Ok(None);
+    }
+    let data = stream.content.clone();
+    Ok(match filters.as_slice() {
+        [filter] if filter == "DCTDecode" || filter == "DCT" => match components(&document, dict) {
+            Some(count @ (1 | 3)) => {
+                Some(EncodedPage::Jpeg { data, width: info.width, height: info.height, components: count as u8 })
+            }
+            _ => None,
+        },
+        [filter] if filter == "CCITTFaxDecode" || filter == "CCF" => {
+            let parms = decode_parms(&document, dict);
+            let integer = |key: &[u8]| parms.and_then(|parms| parms.get(key).and_then(Object::as_i64).ok());
+            let flag =
+                |key: &[u8]| parms.and_then(|parms| parms.get(key).and_then(Object::as_bool).ok()).unwrap_or(false);
+            let columns = integer(b"Columns").unwrap_or(1728);
+            let k = integer(b"K").unwrap_or(0);
+            (columns == i64::from(info.width) && k < 0).then(|| EncodedPage::CcittG4 {
+                bands: vec![crate::embed::CcittBand { data, rows: info.height }],
+                width: info.width,
+                height: info.height,
+                black_is_1: flag(b"BlackIs1"),
+                encoded_byte_align: flag(b"EncodedByteAlign"),
+            })
+        }
+        _ => None,
+    })
+}

@@ -304,3 +304,59 @@ fn decode_g3(
 fn tag_u64_vec(path: &Path, decoder: &mut TiffDecoder, tag: Tag, page_index: usize) -> Result<Vec<u64>, ImageError> {
     decoder.get_tag_u64_vec(tag).map_err(|error| tiff_error(path, page_index, error))
 }
+
+/// The raw strips of a CCITT G4 page in the usual bit order (FillOrder 1),
+/// for embedding unchanged; `None` for any other compression.
+pub(crate) fn g4_bands(path: &Path, page_index: usize) -> Result<Option<crate::embed::EncodedPage>, ImageError> {
+    const COMPRESSION_CCITT_G4: u16 = 4;
+    let page = page_index + 1;
+    let mut decoder = open_decoder(path)?;
+    for index in 0..page_index {
+        if !decoder.more_images() {
+            return Err(ImageError::PageOutOfRange { page_index, page_count: index + 1 });
+        }
+        decoder.next_image().map_err(|error| tiff_error(path, index + 1, error))?;
+    }
+    let (width, height) = decoder.dimensions().map_err(|error| tiff_error(path, page_index, error))?;
+    let compression = tag_u16(path, &mut decoder, Tag::Compression, page_index)?.unwrap_or(1);
+    let fill_order = tag_u16(path, &mut decoder, Tag::FillOrder, page_index)?.unwrap_or(1);
+    if compression != COMPRESSION_CCITT_G4 || fill_order != 1 || width == 0 || height == 0 {
+        return Ok(None);
+    }
+    // libtiff's convention, as in decode_g3: a fax white run is a 0 bit and
+    // the photometric interpretation says what 0 means. With BlackIsZero
+    // (1) the fax "white" runs are the dark pixels, which is PDF's BlackIs1.
+    let photometric = tag_u16(path, &mut decoder, Tag::PhotometricInterpretation, page_index)?.unwrap_or(0);
+    let offsets = tag_u64_vec(path, &mut decoder, Tag::StripOffsets, page_index)?;
+    let byte_counts = tag_u64_vec(path, &mut decoder, Tag::StripByteCounts, page_index)?;
+    let rows_per_strip = decoder
+        .find_tag_unsigned::<u32>(Tag::RowsPerStrip)
+        .map_err(|error| tiff_error(path, page_index, error))?
+        .unwrap_or(height)
+        .clamp(1, height);
+    if offsets.len() != byte_counts.len() || offsets.len() as u64 != u64::from(height.div_ceil(rows_per_strip)) {
+        return Err(malformed(path, format_args!("tiff page {page}: strip layout does not cover the page")));
+    }
+    let mut file = crate::open(path)?;
+    let file_length = file.metadata().map_err(|source| io_error(path, source))?.len();
+    let mut bands = Vec::with_capacity(offsets.len());
+    let mut rows_left = height;
+    for (offset, byte_count) in offsets.iter().zip(&byte_counts) {
+        if offset.checked_add(*byte_count).is_none_or(|end| end > file_length) {
+            return Err(malformed(path, format_args!("tiff page {page}: strip beyond end of file")));
+        }
+        let mut data = vec![0; usize::try_from(*byte_count).unwrap_or(0)];
+        file.seek(SeekFrom::Start(*offset)).map_err(|source| io_error(path, source))?;
+        file.read_exact(&mut data).map_err(|source| io_error(path, source))?;
+        let rows = rows_per_strip.min(rows_left);
+        rows_left -= rows;
+        bands.push(crate::embed::CcittBand { data, rows });
+    }
+    Ok(Some(crate::embed::EncodedPage::CcittG4 {
+        bands,
+        width,
+        height,
+        black_is_1: photometric == 1,
+        encoded_byte_align: false,
+    }))
+}

@@ -444,3 +444,29 @@ fn separator_sheets_match_the_ground_truth() {
     assert!(separators > 0, "the fixtures hold separator sheets");
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+/// G4 and JPEG pages come out as their stored bytes; pages that need
+/// decoding say so with `None`.
+#[test]
+fn stored_streams_are_offered_for_embedding_unchanged() {
+    use scan2dms_imaging::embed::{EncodedPage, encoded_page};
+    let limits = Limits::default();
+    match encoded_page(&fixture("g4-300dpi.tif"), 0, &limits).unwrap() {
+        Some(EncodedPage::CcittG4 { bands, width, height, .. }) => {
+            let decoded = decode_page(&fixture("g4-300dpi.tif"), 0, &limits).unwrap();
+            assert_eq!((width, height), decoded.gray.dimensions());
+            assert_eq!(bands.iter().map(|band| band.rows).sum::<u32>(), height);
+            assert!(bands.iter().all(|band| !band.data.is_empty()));
+        }
+        other => panic!("g4 tiff: {other:?}"),
+    }
+    let jpeg = std::fs::read(fixture("gray-200dpi.jpg")).unwrap();
+    match encoded_page(&fixture("gray-200dpi.jpg"), 0, &limits).unwrap() {
+        Some(EncodedPage::Jpeg { data, components: 1, .. }) => assert_eq!(data, jpeg),
+        other => panic!("jpeg: {other:?}"),
+    }
+    assert!(matches!(encoded_page(&fixture("g4-3pages.pdf"), 2, &limits).unwrap(), Some(EncodedPage::CcittG4 { .. })));
+    assert!(matches!(encoded_page(&fixture("dct-200dpi.pdf"), 0, &limits).unwrap(), Some(EncodedPage::Jpeg { .. })));
+    assert_eq!(encoded_page(&fixture("lzw.tif"), 0, &limits).unwrap(), None);
+    assert_eq!(encoded_page(&fixture("bitonal.png"), 0, &limits).unwrap(), None);
+}
