@@ -165,6 +165,7 @@ fn to_result(report: AcceptanceReport, validation: Option<&Validation>) -> Valid
                 file: page.file.clone(),
                 file_page: page.file_page,
                 sha256: sha256_of(&page.file),
+                result: None,
             })
             .collect(),
         report,

@@ -77,4 +77,27 @@ pub trait StateStore: Send + Sync {
     fn append_event(&self, event: &NewEvent, now_ms: i64) -> Result<(), StoreError>;
     fn events(&self, batch_id: &str) -> Result<Vec<EventRow>, StoreError>;
     fn pages(&self, batch_id: &str) -> Result<Vec<PageRecord>, StoreError>;
+
+    /// Ends the OCR stage: stores every page's result, replaces the batch's
+    /// documents, adds the processing warnings to its report, and moves the
+    /// batch on, in one transaction.
+    fn finish_ocr(
+        &self,
+        batch_id: &str,
+        from: &Batch,
+        to: &Batch,
+        outcome: &OcrOutcome,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Ends the e-file stage: records each document's e-file and moves the batch on.
+    fn finish_efiles(
+        &self,
+        batch_id: &str,
+        from: &Batch,
+        to: &Batch,
+        efiles: &[(String, u32, EfileRecord)],
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Documents of one batch, or of all batches, in batch, record and number order.
+    fn documents(&self, batch_id: Option<&str>) -> Result<Vec<DocumentRecord>, StoreError>;
 }

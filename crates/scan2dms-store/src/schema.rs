@@ -85,4 +85,18 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER events_no_delete BEFORE DELETE ON events
         BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
     "#,
+    // 2: what the OCR stage learnt per page, and documents with their e-files.
+    r#"
+    ALTER TABLE pages ADD COLUMN status TEXT;
+    ALTER TABLE pages ADD COLUMN confidence REAL;
+    ALTER TABLE pages ADD COLUMN blank INTEGER;
+    ALTER TABLE pages ADD COLUMN separator INTEGER;
+    ALTER TABLE pages ADD COLUMN rotation INTEGER;
+    ALTER TABLE pages ADD COLUMN dpi REAL;
+    ALTER TABLE pages ADD COLUMN text TEXT;
+    ALTER TABLE documents ADD COLUMN page_nos TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE documents ADD COLUMN efile_path TEXT;
+    ALTER TABLE documents ADD COLUMN efile_sha256 TEXT;
+    ALTER TABLE documents ADD COLUMN efile_bytes INTEGER;
+    "#,
 ];

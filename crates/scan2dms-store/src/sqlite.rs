@@ -444,10 +444,24 @@ impl StateStore for SqliteStore {
     fn pages(&self, batch_id: &str) -> Result<Vec<PageRecord>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare(
-            "SELECT record_id, page_no, document_no, file, file_page, sha256 FROM pages
-             WHERE batch_id = ?1 ORDER BY record_id, page_no",
+            "SELECT record_id, page_no, document_no, file, file_page, sha256,
+                    status, confidence, blank, separator, rotation, dpi, text
+             FROM pages WHERE batch_id = ?1 ORDER BY record_id, page_no",
         )?;
         let rows = statement.query_map([batch_id], |row| {
+            let status: Option<String> = row.get(6)?;
+            let result = match status {
+                None => None,
+                Some(status) => Some(PageResult {
+                    status,
+                    confidence: row.get(7)?,
+                    blank: row.get::<_, Option<bool>>(8)?.unwrap_or(false),
+                    separator: row.get::<_, Option<bool>>(9)?.unwrap_or(false),
+                    rotation: row.get::<_, Option<u16>>(10)?.unwrap_or(0),
+                    dpi: row.get(11)?,
+                    text: row.get::<_, Option<String>>(12)?.unwrap_or_default(),
+                }),
+            };
             Ok(PageRecord {
                 record_id: row.get(0)?,
                 page_no: row.get(1)?,
@@ -455,8 +469,154 @@ impl StateStore for SqliteStore {
                 file: row.get(3)?,
                 file_page: row.get(4)?,
                 sha256: row.get(5)?,
+                result,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    fn finish_ocr(
+        &self,
+        batch_id: &str,
+        from: &Batch,
+        to: &Batch,
+        outcome: &OcrOutcome,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        set_state(&transaction, batch_id, from, to, None, now_ms)?;
+        {
+            let mut update = transaction.prepare(
+                "UPDATE pages SET status = ?4, confidence = ?5, blank = ?6, separator = ?7, rotation = ?8, dpi = ?9, text = ?10
+                 WHERE batch_id = ?1 AND record_id = ?2 AND page_no = ?3",
+            )?;
+            for (record_id, page_no, result) in &outcome.pages {
+                update.execute(params![
+                    batch_id,
+                    record_id,
+                    page_no,
+                    result.status,
+                    result.confidence,
+                    result.blank,
+                    result.separator,
+                    result.rotation,
+                    result.dpi,
+                    result.text
+                ])?;
+            }
+            transaction.execute("DELETE FROM documents WHERE batch_id = ?1", [batch_id])?;
+            let mut insert = transaction.prepare(
+                "INSERT INTO documents (batch_id, record_id, document_no, state, page_nos) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for document in &outcome.documents {
+                let page_nos = serde_json::to_string(&document.page_nos)
+                    .map_err(|error| StoreError::Database(error.to_string()))?;
+                insert.execute(params![
+                    batch_id,
+                    document.record_id,
+                    document.document_no,
+                    document.state,
+                    page_nos
+                ])?;
+            }
+        }
+        // The contractor's report also carries what processing found.
+        let json: Option<String> =
+            transaction
+                .query_row("SELECT report_json FROM batches WHERE batch_id = ?1", [batch_id], |row| row.get(0))?;
+        if let Some(json) = json {
+            let mut report: AcceptanceReport = serde_json::from_str(&json)
+                .map_err(|error| StoreError::Corrupt(format!("report of batch {batch_id}: {error}")))?;
+            // A stage run again replaces the warnings of its earlier run.
+            report.warnings.retain(|warning| !is_ocr_warning(warning.code));
+            report.warnings.extend(outcome.warnings.iter().cloned());
+            let report = AcceptanceReport::new(report.batch_id, report.reasons, report.warnings);
+            let json = serde_json::to_string(&report).map_err(|error| StoreError::Database(error.to_string()))?;
+            transaction.execute(
+                "UPDATE batches SET report_json = ?1, outcome = ?2 WHERE batch_id = ?3",
+                params![json, report.outcome.as_str(), batch_id],
+            )?;
+        }
+        let detail = format!(
+            "{} page(s), {} document(s), {} warning(s)",
+            outcome.pages.len(),
+            outcome.documents.len(),
+            outcome.warnings.len()
+        );
+        insert_event(&transaction, &NewEvent::batch(batch_id, "ocr_done", detail), now_ms)?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn finish_efiles(
+        &self,
+        batch_id: &str,
+        from: &Batch,
+        to: &Batch,
+        efiles: &[(String, u32, EfileRecord)],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        set_state(&transaction, batch_id, from, to, None, now_ms)?;
+        {
+            let mut update = transaction.prepare(
+                "UPDATE documents SET state = 'efile_done', efile_path = ?4, efile_sha256 = ?5, efile_bytes = ?6
+                 WHERE batch_id = ?1 AND record_id = ?2 AND document_no = ?3",
+            )?;
+            for (record_id, document_no, efile) in efiles {
+                let changed =
+                    update.execute(params![batch_id, record_id, document_no, efile.path, efile.sha256, efile.bytes])?;
+                if changed != 1 {
+                    return Err(StoreError::Corrupt(format!(
+                        "batch {batch_id}: no document {document_no} of record {record_id} for its e-file"
+                    )));
+                }
+            }
+        }
+        let bytes: u64 = efiles.iter().map(|(_, _, efile)| efile.bytes).sum();
+        let detail = format!("{} e-file(s), {bytes} bytes", efiles.len());
+        insert_event(&transaction, &NewEvent::batch(batch_id, "efiles_done", detail), now_ms)?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn documents(&self, batch_id: Option<&str>) -> Result<Vec<DocumentRecord>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT d.batch_id, d.record_id, d.document_no, d.state, d.page_nos, d.efile_path, d.efile_sha256, d.efile_bytes
+             FROM documents d JOIN batches b ON b.batch_id = d.batch_id
+             WHERE ?1 IS NULL OR d.batch_id = ?1
+             ORDER BY b.seq, d.record_id, d.document_no",
+        )?;
+        let rows = statement.query_map([batch_id], |row| {
+            let page_nos: String = row.get(4)?;
+            let path: Option<String> = row.get(5)?;
+            let efile = match path {
+                None => None,
+                Some(path) => Some(EfileRecord {
+                    path,
+                    sha256: row.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                    bytes: row.get::<_, Option<u64>>(7)?.unwrap_or(0),
+                }),
+            };
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, page_nos, efile))
+        })?;
+        let mut documents = Vec::new();
+        for row in rows {
+            let (batch_id, record_id, document_no, state, page_nos, efile): (String, String, u32, String, String, _) =
+                row?;
+            let page_nos = serde_json::from_str(&page_nos)
+                .map_err(|error| StoreError::Corrupt(format!("document {document_no} of {record_id}: {error}")))?;
+            documents.push(DocumentRecord { batch_id, record_id, document_no, state, page_nos, efile });
+        }
+        Ok(documents)
+    }
+}
+
+/// Warnings the OCR stage owns.
+fn is_ocr_warning(code: scan2dms_model::WarningCode) -> bool {
+    use scan2dms_model::WarningCode;
+    matches!(code, WarningCode::BlankPage | WarningCode::RotatedPage | WarningCode::LowOcrConfidence)
 }

@@ -122,7 +122,7 @@ pub struct EventRow {
 }
 
 /// What validation hands to the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ValidationResult {
     pub report: AcceptanceReport,
     pub order_id: Option<OrderId>,
@@ -138,7 +138,9 @@ pub struct DeliveredRecord {
     pub pages: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One scanned page: what index.csv said, and from the OCR stage on what
+/// the pipeline found.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PageRecord {
     pub record_id: String,
     pub page_no: u32,
@@ -146,6 +148,42 @@ pub struct PageRecord {
     pub file: String,
     pub file_page: u32,
     pub sha256: Option<String>,
+    pub result: Option<PageResult>,
+}
+
+/// What the OCR stage found on a page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageResult {
+    /// `ok`, `empty`, `failed`, `timeout`; `separator` for separator sheets.
+    pub status: String,
+    pub confidence: Option<f32>,
+    pub blank: bool,
+    pub separator: bool,
+    /// Clockwise degrees the stored image was turned to make it upright.
+    pub rotation: u16,
+    pub dpi: Option<f32>,
+    pub text: String,
+}
+
+/// A document of a record, from the OCR stage on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentRecord {
+    pub batch_id: String,
+    pub record_id: String,
+    pub document_no: u32,
+    /// `ocr_done`, then `efile_done`; later stages add theirs.
+    pub state: String,
+    pub page_nos: Vec<u32>,
+    pub efile: Option<EfileRecord>,
+}
+
+/// Where a document's e-file is and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EfileRecord {
+    /// Relative to the data directory.
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,4 +191,13 @@ pub enum ClaimOutcome {
     Stored,
     /// Records another accepted batch delivered first, with that batch.
     AlreadyDelivered(Vec<(RecordId, BatchId)>),
+}
+
+/// Everything the OCR stage hands to the store for one batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OcrOutcome {
+    /// Keyed by record and page number.
+    pub pages: Vec<(String, u32, PageResult)>,
+    pub documents: Vec<DocumentRecord>,
+    pub warnings: Vec<scan2dms_model::Finding<scan2dms_model::WarningCode>>,
 }

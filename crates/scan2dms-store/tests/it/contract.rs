@@ -62,6 +62,7 @@ fn accepted_result(id: &str, records: &[&str]) -> ValidationResult {
                 file: format!("images/{record}.tif"),
                 file_page: 1,
                 sha256: Some("ab".repeat(32)),
+                result: None,
             })
             .collect(),
     }
@@ -175,5 +176,72 @@ fn a_rejected_batch_stores_its_report_but_claims_nothing() {
         assert_eq!(store.report("B-1").unwrap().unwrap().reasons[0].code, ReasonCode::PageGap, "{name}");
         assert!(store.delivered(&["PN-000001".parse().unwrap()], "X").unwrap().is_empty(), "{name}");
         assert_eq!(store.batch("B-1").unwrap().unwrap().outcome.as_deref(), Some("rejected"), "{name}");
+    }
+}
+
+#[test]
+fn ocr_results_documents_and_efiles_are_stored_with_the_transition() {
+    use scan2dms_model::WarningCode;
+    for (name, store, _dir) in adapters() {
+        store.import_order(&order(&[("PN-000001", "A")]), 1).unwrap();
+        store.register_batch(&new_batch("B-1"), 1).unwrap();
+        claim(&*store, "B-1");
+        let accepted = Batch { state: BatchState::Pending(Stage::Ocr), attempts: 0, not_before_ms: None };
+        store
+            .finish_validation("B-1", &running_validation(), &accepted, &accepted_result("B-1", &["PN-000001"]), 3)
+            .unwrap();
+        let ocr_running = Batch { state: BatchState::Running(Stage::Ocr), attempts: 1, not_before_ms: None };
+        store.transition("B-1", &accepted, &ocr_running, &NewEvent::batch("B-1", "claimed", "ocr"), 4).unwrap();
+
+        let result = PageResult {
+            status: "ok".into(),
+            confidence: Some(91.5),
+            blank: false,
+            separator: false,
+            rotation: 90,
+            dpi: Some(300.0),
+            text: "Stadt Braunschweig".into(),
+        };
+        let outcome = OcrOutcome {
+            pages: vec![("PN-000001".into(), 1, result.clone())],
+            documents: vec![DocumentRecord {
+                batch_id: "B-1".into(),
+                record_id: "PN-000001".into(),
+                document_no: 1,
+                state: "ocr_done".into(),
+                page_nos: vec![1],
+                efile: None,
+            }],
+            warnings: vec![Finding::new(WarningCode::RotatedPage, "stored rotated 90°").record("PN-000001").page(1)],
+        };
+        let efile_pending = Batch { state: BatchState::Pending(Stage::Efile), attempts: 0, not_before_ms: None };
+        store.finish_ocr("B-1", &ocr_running, &efile_pending, &outcome, 5).unwrap();
+        assert_eq!(store.pages("B-1").unwrap()[0].result.as_ref(), Some(&result), "{name}");
+        let report = store.report("B-1").unwrap().unwrap();
+        assert_eq!(report.outcome, scan2dms_model::Outcome::AcceptedWithWarnings, "{name}");
+        assert_eq!(report.warnings.len(), 1, "{name}");
+
+        // Running the stage again replaces its warnings instead of adding to them.
+        let ocr_again = Batch { state: BatchState::Running(Stage::Ocr), attempts: 1, not_before_ms: None };
+        store.transition("B-1", &efile_pending, &accepted, &NewEvent::batch("B-1", "retry_requested", ""), 6).unwrap();
+        store.transition("B-1", &accepted, &ocr_again, &NewEvent::batch("B-1", "claimed", "ocr"), 6).unwrap();
+        store.finish_ocr("B-1", &ocr_again, &efile_pending, &outcome, 7).unwrap();
+        assert_eq!(store.report("B-1").unwrap().unwrap().warnings.len(), 1, "{name}");
+
+        let efile_running = Batch { state: BatchState::Running(Stage::Efile), attempts: 1, not_before_ms: None };
+        store
+            .transition("B-1", &efile_pending, &efile_running, &NewEvent::batch("B-1", "claimed", "efile"), 8)
+            .unwrap();
+        let efile =
+            EfileRecord { path: "batches/B-1/efiles/PN-000001/1.pdf".into(), sha256: "cd".repeat(32), bytes: 1234 };
+        let push_pending = Batch { state: BatchState::Pending(Stage::Push), attempts: 0, not_before_ms: None };
+        store
+            .finish_efiles("B-1", &efile_running, &push_pending, &[("PN-000001".into(), 1, efile.clone())], 9)
+            .unwrap();
+        let documents = store.documents(Some("B-1")).unwrap();
+        assert_eq!(documents.len(), 1, "{name}");
+        assert_eq!(documents[0].state, "efile_done", "{name}");
+        assert_eq!(documents[0].efile.as_ref(), Some(&efile), "{name}");
+        assert_eq!(store.documents(None).unwrap(), documents, "{name}");
     }
 }
