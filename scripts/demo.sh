@@ -24,7 +24,16 @@ echo
 echo "== scan2dms batches"
 "$bin" --data-dir "$data" batches
 echo
+echo "== scan2dms documents"
+"$bin" --data-dir "$data" documents
+echo
 echo "== a rejection report (scan2dms report SSN-0007-014)"
 "$bin" --data-dir "$data" report SSN-0007-014
 echo
-echo "State and reports are in $data; try: $bin --data-dir $data events SSN-0007-001"
+echo
+echo "== the text layer of one e-file (pdftotext, first lines)"
+first=$(find "$data/batches/SSN-0007-001/efiles" -name '*.pdf' | sort | head -n 1)
+pdftotext "$first" - | grep -v '^$' | head -n 8
+echo
+echo "State, reports and e-files are in $data."
+echo "Try: $bin --data-dir $data events SSN-0007-001, or open $first"

@@ -25,7 +25,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Orders(OrdersCommand::List { json }) => orders_list(&*open_store(&config, &data_dir)?, json),
         Command::Validate { path, orders, json } => validate(&config, &data_dir, &path, orders.as_deref(), json),
         Command::Bag(BagCommand::Validate { path, json }) => bag_validate(&config, &path, json),
-        Command::Run { inbox, once } => run(config, &data_dir, inbox, once),
+        Command::Run { inbox, once, stages } => run(config, &data_dir, inbox, once, &stages),
+        Command::Documents { batch, json } => {
+            output::documents(&*open_store(&config, &data_dir)?, batch.as_deref(), json)
+        }
         Command::Status { json } => output::status(&*open_store(&config, &data_dir)?, json),
         Command::Batches { state, json } => {
             if let Some(state) = &state {
@@ -194,7 +197,27 @@ fn bag_validate(config: &PipelineConfig, path: &Path, json: bool) -> anyhow::Res
     Ok(if report.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn run(config: PipelineConfig, data_dir: &Path, inbox: Option<PathBuf>, once: bool) -> anyhow::Result<ExitCode> {
+fn run(
+    config: PipelineConfig,
+    data_dir: &Path,
+    inbox: Option<PathBuf>,
+    once: bool,
+    stages: &[String],
+) -> anyhow::Result<ExitCode> {
+    let stages = if stages.is_empty() {
+        RunOptions::all_stages()
+    } else {
+        let stages = stages
+            .iter()
+            .map(|stage| stage.parse::<Stage>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)?;
+        let available = RunOptions::all_stages();
+        if let Some(missing) = stages.iter().find(|stage| !available.contains(stage)) {
+            bail!("stage {missing} is not available in this build (available: {available:?})");
+        }
+        stages
+    };
     let store = open_store(&config, data_dir)?;
     let inbox_dir = inbox.unwrap_or_else(|| data_dir.join(&config.intake.inbox_dir));
     let shutdown = Arc::new(AtomicBool::new(false));
@@ -203,7 +226,7 @@ fn run(config: PipelineConfig, data_dir: &Path, inbox: Option<PathBuf>, once: bo
     }
     let pipeline = Pipeline::new(store, config, data_dir);
     let observer = ProgressObserver::new();
-    let summary = pipeline.run(&RunOptions { inbox_dir: inbox_dir.clone(), once }, &shutdown, &observer)?;
+    let summary = pipeline.run(&RunOptions { inbox_dir: inbox_dir.clone(), once, stages }, &shutdown, &observer)?;
     observer.finish();
     println!(
         "inbox {}: {} registered, {} refused; {} accepted, {} rejected, {} failed",
@@ -214,9 +237,9 @@ fn run(config: PipelineConfig, data_dir: &Path, inbox: Option<PathBuf>, once: bo
         summary.rejected,
         summary.failed
     );
-    let waiting = pipeline.store.batches(Some("accepted"))?.len();
+    let waiting = pipeline.store.batches(Some("push_pending"))?.len();
     if waiting > 0 {
-        println!("{waiting} accepted batch(es) wait for OCR, which this build does not run yet");
+        println!("{waiting} batch(es) with e-files wait for the DMS push, which this build does not run yet");
     }
     println!("reports: {}", pipeline.reports_dir().display());
     Ok(ExitCode::SUCCESS)

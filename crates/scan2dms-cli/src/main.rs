@@ -58,6 +58,17 @@ pub enum Command {
         /// Take everything now and exit when nothing is left to do.
         #[arg(long)]
         once: bool,
+        /// Run only these stages (comma-separated: validate,ocr,efile); default all.
+        #[arg(long, value_name = "STAGES", value_delimiter = ',')]
+        stages: Vec<String>,
+    },
+    /// Documents of processed batches: pages, OCR text, e-file.
+    Documents {
+        /// Only the documents of this batch.
+        #[arg(long, value_name = "ID")]
+        batch: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
     /// Batches per state and progress per order.
     Status {
@@ -118,6 +129,12 @@ pub enum BagCommand {
 }
 
 fn main() -> ExitCode {
+    // Tesseract's OpenMP threads make a page about 5x slower here; libgomp
+    // reads the limit when it loads, so the process restarts itself with it.
+    if let Err(error) = scan2dms_ocr::ensure_single_threaded_openmp() {
+        eprintln!("error: cannot restart with OMP_THREAD_LIMIT=1: {error}");
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     let filter =
         tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));

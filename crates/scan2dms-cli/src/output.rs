@@ -79,6 +79,7 @@ impl Observer for ProgressObserver {
                 self.line(format!("{batch_id}: {stage} failed ({then}): {error}"))
             }
             Note::Resumed { batch_id, state } => self.line(format!("{batch_id}: resumed after an interrupted {state}")),
+            Note::StageDone { batch_id, stage } => self.line(format!("{batch_id}: {stage} done")),
         }
     }
 }
@@ -275,6 +276,105 @@ pub fn events(store: &dyn StateStore, batch_id: &str, json: bool) -> anyhow::Res
     } else {
         for event in &list {
             println!("{} {:<16} {}", event.at, event.kind, event.detail);
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct DocumentJson {
+    batch_id: String,
+    record_id: String,
+    document_no: u32,
+    state: String,
+    pages: Vec<DocumentPageJson>,
+    /// Page texts joined by form feeds.
+    text: String,
+    efile: Option<EfileJson>,
+}
+
+#[derive(Serialize)]
+struct DocumentPageJson {
+    page_no: u32,
+    file: String,
+    file_page: u32,
+    status: Option<String>,
+    confidence: Option<f32>,
+    blank: bool,
+    /// Clockwise degrees the page was turned to make it upright.
+    rotation: u16,
+    separator: bool,
+}
+
+#[derive(Serialize)]
+struct EfileJson {
+    path: String,
+    sha256: String,
+    bytes: u64,
+}
+
+pub fn documents(store: &dyn StateStore, batch_id: Option<&str>, json: bool) -> anyhow::Result<std::process::ExitCode> {
+    if let Some(batch_id) = batch_id
+        && store.batch(batch_id)?.is_none()
+    {
+        anyhow::bail!("batch {batch_id} is not registered");
+    }
+    let documents = store.documents(batch_id)?;
+    let mut pages_by_batch = std::collections::HashMap::new();
+    let mut list = Vec::with_capacity(documents.len());
+    for document in documents {
+        let pages = match pages_by_batch.entry(document.batch_id.clone()) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => entry.insert(store.pages(&document.batch_id)?),
+        };
+        let document_pages: Vec<&scan2dms_store::PageRecord> = document
+            .page_nos
+            .iter()
+            .filter_map(|page_no| {
+                pages.iter().find(|page| page.record_id == document.record_id && page.page_no == *page_no)
+            })
+            .collect();
+        let text = document_pages
+            .iter()
+            .map(|page| page.result.as_ref().map_or("", |result| result.text.as_str()))
+            .collect::<Vec<_>>()
+            .join("\u{c}");
+        list.push(DocumentJson {
+            batch_id: document.batch_id,
+            record_id: document.record_id,
+            document_no: document.document_no,
+            state: document.state,
+            pages: document_pages
+                .iter()
+                .map(|page| DocumentPageJson {
+                    page_no: page.page_no,
+                    file: page.file.clone(),
+                    file_page: page.file_page,
+                    status: page.result.as_ref().map(|result| result.status.clone()),
+                    confidence: page.result.as_ref().and_then(|result| result.confidence),
+                    blank: page.result.as_ref().is_some_and(|result| result.blank),
+                    rotation: page.result.as_ref().map_or(0, |result| result.rotation),
+                    separator: page.result.as_ref().is_some_and(|result| result.separator),
+                })
+                .collect(),
+            text,
+            efile: document.efile.map(|efile| EfileJson { path: efile.path, sha256: efile.sha256, bytes: efile.bytes }),
+        });
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else {
+        println!("{:<16} {:<18} {:>4} {:>6}  {:<12} EFILE", "BATCH", "RECORD", "DOC", "PAGES", "STATE");
+        for document in &list {
+            println!(
+                "{:<16} {:<18} {:>4} {:>6}  {:<12} {}",
+                document.batch_id,
+                document.record_id,
+                document.document_no,
+                document.pages.len(),
+                document.state,
+                document.efile.as_ref().map_or("-", |efile| efile.path.as_str())
+            );
         }
     }
     Ok(std::process::ExitCode::SUCCESS)

@@ -24,6 +24,31 @@ pub struct RawConfig {
     pub validation: RawValidation,
     pub retry: RawRetry,
     pub store: RawStore,
+    pub ocr: RawOcr,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawOcr {
+    pub threads: usize,
+    pub language: String,
+    pub page_timeout_secs: u64,
+    pub min_confidence: f32,
+    pub blank_pages: String,
+    pub detect_orientation: bool,
+}
+
+impl Default for RawOcr {
+    fn default() -> Self {
+        RawOcr {
+            threads: 0,
+            language: "deu".to_owned(),
+            page_timeout_secs: 120,
+            min_confidence: 60.0,
+            blank_pages: "keep".to_owned(),
+            detect_orientation: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -109,6 +134,22 @@ pub struct PipelineConfig {
     pub validation: ValidationConfig,
     pub retry: RetryPolicy,
     pub store: StoreConfig,
+    pub ocr: OcrConfig,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OcrConfig {
+    /// Worker threads, each with its own engine; 0 means one per core.
+    pub threads: usize,
+    /// Tesseract language model(s), e.g. `deu` or `deu+eng`.
+    pub language: String,
+    pub page_timeout_secs: u64,
+    /// Mean word confidence (0 to 100) below which a page is flagged.
+    pub min_confidence: f32,
+    /// Blank back sides stay in the e-file (`true`) or are left out.
+    pub keep_blank_pages: bool,
+    /// Turn pages stored sideways or upside down upright (tesseract OSD).
+    pub detect_orientation: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -195,10 +236,28 @@ pub fn compile(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
     positive("limits.max_pages_per_file", u64::from(raw.limits.max_pages_per_file));
     positive("intake.poll_interval_ms", raw.intake.poll_interval_ms);
     positive("retry.max_attempts", u64::from(raw.retry.max_attempts));
+
+    positive("ocr.page_timeout_secs", raw.ocr.page_timeout_secs);
     if raw.retry.backoff_max_secs < raw.retry.backoff_base_secs {
         problems.push("retry.backoff_max_secs must not be below retry.backoff_base_secs".to_owned());
     }
-
+    if !(0.0..=100.0).contains(&raw.ocr.min_confidence) {
+        problems.push("ocr.min_confidence must be between 0 and 100".to_owned());
+    }
+    let keep_blank_pages = match raw.ocr.blank_pages.as_str() {
+        "keep" => true,
+        "drop" => false,
+        other => {
+            problems.push(format!("ocr.blank_pages must be \"keep\" or \"drop\", not {other:?}"));
+            true
+        }
+    };
+    if raw.ocr.language.is_empty()
+        || !raw.ocr.language.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'_')
+    {
+        problems
+            .push(format!("ocr.language {:?} is not a tesseract language list like deu or deu+eng", raw.ocr.language));
+    }
     let inbox_dir = interpolate("intake.inbox_dir", &raw.intake.inbox_dir, env, &mut problems);
     if inbox_dir.is_empty() {
         problems.push("intake.inbox_dir must not be empty".to_owned());
@@ -240,6 +299,14 @@ pub fn compile(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
             backoff_max_ms: secs_to_ms(raw.retry.backoff_max_secs),
         },
         store,
+        ocr: OcrConfig {
+            threads: raw.ocr.threads,
+            language: raw.ocr.language.clone(),
+            page_timeout_secs: raw.ocr.page_timeout_secs,
+            min_confidence: raw.ocr.min_confidence,
+            keep_blank_pages,
+            detect_orientation: raw.ocr.detect_orientation,
+        },
     })
 }
 

@@ -8,10 +8,12 @@
 //! [`Pipeline::recover`] resumes from there. CPU-heavy work inside a stage
 //! (hashing, decoding) runs on rayon.
 //!
-//! Stages this build runs: validate. Batches accepted by validation wait in
-//! `accepted` for the OCR stage, which arrives with the next milestone.
+//! Stages this build runs: validate, ocr, efile. Batches then wait in
+//! `push_pending` for the DMS stages, which arrive with the next milestone.
 
+mod efile_stage;
 mod intake;
+pub mod ocr_stage;
 mod orderbook;
 mod validate_stage;
 
@@ -50,6 +52,7 @@ pub enum Note {
     Validated { batch_id: String, outcome: String, reasons: usize, warnings: usize },
     StageFailed { batch_id: String, stage: Stage, error: String, gave_up: bool },
     Resumed { batch_id: String, state: String },
+    StageDone { batch_id: String, stage: Stage },
 }
 
 pub trait Observer: Send + Sync {
@@ -72,6 +75,16 @@ pub struct RunOptions {
     pub inbox_dir: PathBuf,
     /// Take everything in the inbox at once and return when nothing is left.
     pub once: bool,
+    /// The stages this worker runs; batches waiting for others are left to
+    /// other workers (or a later run).
+    pub stages: Vec<Stage>,
+}
+
+impl RunOptions {
+    /// Every stage this build has.
+    pub fn all_stages() -> Vec<Stage> {
+        Stage::ALL.into_iter().filter(|&stage| has_handler(stage)).collect()
+    }
 }
 
 /// Counts of one run, for the closing line.
@@ -89,6 +102,8 @@ pub struct Pipeline {
     pub store: Arc<dyn StateStore>,
     pub config: PipelineConfig,
     pub data_dir: PathBuf,
+    /// The CPU pool of the OCR and e-file stages, built on first use.
+    cpu_pool: std::sync::OnceLock<rayon::ThreadPool>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -99,12 +114,28 @@ impl std::fmt::Debug for Pipeline {
 
 /// Stages this build can run; the others wait.
 fn has_handler(stage: Stage) -> bool {
-    stage == Stage::Validate
+    matches!(stage, Stage::Validate | Stage::Ocr | Stage::Efile)
 }
 
 impl Pipeline {
     pub fn new(store: Arc<dyn StateStore>, config: PipelineConfig, data_dir: &Path) -> Pipeline {
-        Pipeline { store, config, data_dir: data_dir.to_owned() }
+        Pipeline { store, config, data_dir: data_dir.to_owned(), cpu_pool: std::sync::OnceLock::new() }
+    }
+
+    /// The pool CPU-heavy stage work runs on: `ocr.threads` threads (one per
+    /// core when 0), each keeping its own OCR engine.
+    pub fn cpu_pool(&self) -> &rayon::ThreadPool {
+        self.cpu_pool.get_or_init(|| {
+            let threads = match self.config.ocr.threads {
+                0 => std::thread::available_parallelism().map_or(1, usize::from),
+                threads => threads,
+            };
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|index| format!("scan2dms-cpu-{index}"))
+                .build()
+                .unwrap_or_else(|error| panic!("cannot start {threads} worker threads: {error}"))
+        })
     }
 
     /// Where the batch's files live in the work area.
@@ -153,11 +184,11 @@ impl Pipeline {
                     IntakeOutcome::Refused { .. } => summary.refused += 1,
                 }
             }
-            if let Some(row) = self.next_runnable()? {
+            if let Some(row) = self.next_runnable(&options.stages)? {
                 self.run_stage(&row, &mut summary, observer)?;
                 continue;
             }
-            if options.once && intake.waiting() == 0 && !self.has_waiting_work()? {
+            if options.once && intake.waiting() == 0 && !self.has_waiting_work(&options.stages)? {
                 break;
             }
             self.sleep(Duration::from_millis(self.config.intake.poll_interval_ms), shutdown);
@@ -172,20 +203,22 @@ impl Pipeline {
         }
     }
 
-    /// The oldest batch whose pending stage can run now.
-    fn next_runnable(&self) -> Result<Option<BatchRow>, RuntimeError> {
+    /// The oldest batch whose pending stage this worker runs and can run now.
+    fn next_runnable(&self, stages: &[Stage]) -> Result<Option<BatchRow>, RuntimeError> {
         let now = now_ms();
+        let runs = |stage: Stage| has_handler(stage) && stages.contains(&stage);
         let rows = self.store.batches(None)?;
-        Ok(rows.into_iter().find(|row| row.batch.is_runnable(now) && row.batch.state.stage().is_some_and(has_handler)))
+        Ok(rows.into_iter().find(|row| row.batch.is_runnable(now) && row.batch.state.stage().is_some_and(runs)))
     }
 
-    /// Pending work this build can do, now or after a back-off.
-    fn has_waiting_work(&self) -> Result<bool, RuntimeError> {
+    /// Pending work this worker does, now or after a back-off.
+    fn has_waiting_work(&self, stages: &[Stage]) -> Result<bool, RuntimeError> {
+        let runs = |stage: Stage| has_handler(stage) && stages.contains(&stage);
         Ok(self
             .store
             .batches(None)?
             .iter()
-            .any(|row| matches!(row.batch.state, BatchState::Pending(stage) if has_handler(stage))))
+            .any(|row| matches!(row.batch.state, BatchState::Pending(stage) if runs(stage))))
     }
 
     fn run_stage(&self, row: &BatchRow, summary: &mut RunSummary, observer: &dyn Observer) -> Result<(), RuntimeError> {
@@ -200,12 +233,16 @@ impl Pipeline {
         let running = BatchRow { batch: claimed, ..row.clone() };
         let result = match stage {
             Stage::Validate => validate_stage::run(self, &running, observer),
+            Stage::Ocr => ocr_stage::run(self, &running, observer),
+            Stage::Efile => efile_stage::run(self, &running, observer),
             other => Err(format!("stage {other} is not available in this build")),
         };
         match result {
             Ok(StageOutcome::Accepted) => summary.accepted += 1,
             Ok(StageOutcome::Rejected) => summary.rejected += 1,
-            Ok(StageOutcome::Completed) => {}
+            Ok(StageOutcome::Completed) => {
+                observer.note(&Note::StageDone { batch_id: row.batch_id.clone(), stage });
+            }
             Err(error) => {
                 tracing::warn!(batch_id = %row.batch_id, %stage, %error, "stage failed");
                 let next = self.apply(&running, &Event::Failed { error: error.clone() })?;

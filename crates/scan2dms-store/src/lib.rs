@@ -98,6 +98,8 @@ pub trait StateStore: Send + Sync {
         efiles: &[(String, u32, EfileRecord)],
         now_ms: i64,
     ) -> Result<(), StoreError>;
+    /// Record ids and titles of an accepted batch (its records.csv).
+    fn batch_records(&self, batch_id: &str) -> Result<Vec<(String, String)>, StoreError>;
     /// Documents of one batch, or of all batches, in batch, record and number order.
     fn documents(&self, batch_id: Option<&str>) -> Result<Vec<DocumentRecord>, StoreError>;
 }

@@ -582,6 +582,14 @@ impl StateStore for SqliteStore {
         Ok(())
     }
 
+    fn batch_records(&self, batch_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let connection = self.lock();
+        let mut statement =
+            connection.prepare("SELECT record_id, title FROM batch_records WHERE batch_id = ?1 ORDER BY record_id")?;
+        let rows = statement.query_map([batch_id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn documents(&self, batch_id: Option<&str>) -> Result<Vec<DocumentRecord>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare(

@@ -96,7 +96,7 @@ fn stray_inbox_entries_are_refused_with_a_reason_never_dropped() {
     std::fs::create_dir_all(&inbox).unwrap();
     std::fs::write(inbox.join("notes.txt"), "hello").unwrap();
     std::fs::create_dir(inbox.join("not a batch id")).unwrap();
-    run_ok(scan2dms(&data_dir).args(["run", "--once", "--inbox"]).arg(&inbox));
+    run_ok(scan2dms(&data_dir).args(["run", "--once", "--stages", "validate", "--inbox"]).arg(&inbox));
     assert_eq!(std::fs::read_dir(&inbox).unwrap().count(), 0);
     let mut reasons: Vec<String> = std::fs::read_dir(data_dir.join("refused"))
         .unwrap()
@@ -116,7 +116,7 @@ fn a_rejected_batch_can_be_validated_again_after_its_order_arrives() {
     let data_dir = dir.path().join("data");
     let inbox = dir.path().join("inbox");
     crate::copy_tree(&batch("SSN-0007-001"), &inbox.join("SSN-0007-001"));
-    run_ok(scan2dms(&data_dir).args(["run", "--once", "--inbox"]).arg(&inbox));
+    run_ok(scan2dms(&data_dir).args(["run", "--once", "--stages", "validate", "--inbox"]).arg(&inbox));
     let report = run_ok(scan2dms(&data_dir).args(["report", "SSN-0007-001", "--json"]));
     let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
     assert_eq!(report["reasons"][0]["code"], "unknown_order");
@@ -126,7 +126,7 @@ fn a_rejected_batch_can_be_validated_again_after_its_order_arrives() {
     run_ok(scan2dms(&data_dir).args(["orders", "import"]).args(&orders));
     let retried = run_ok(scan2dms(&data_dir).args(["retry", "SSN-0007-001"]));
     assert!(String::from_utf8_lossy(&retried.stdout).contains("rejected -> received"));
-    run_ok(scan2dms(&data_dir).args(["run", "--once", "--inbox"]).arg(&inbox));
+    run_ok(scan2dms(&data_dir).args(["run", "--once", "--stages", "validate", "--inbox"]).arg(&inbox));
     let batches = run_ok(scan2dms(&data_dir).args(["batches", "--json"]));
     let batches: serde_json::Value = serde_json::from_slice(&batches.stdout).unwrap();
     assert_eq!(batches[0]["state"], "accepted");
@@ -154,7 +154,7 @@ fn status_counts_batches_and_order_progress() {
             if path.is_dir() { std::fs::remove_dir_all(&path).unwrap() } else { std::fs::remove_file(&path).unwrap() }
         }
     }
-    run_ok(scan2dms(&data_dir).args(["run", "--once", "--inbox"]).arg(&inbox));
+    run_ok(scan2dms(&data_dir).args(["run", "--once", "--stages", "validate", "--inbox"]).arg(&inbox));
     let status = run_ok(scan2dms(&data_dir).args(["status", "--json"]));
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["batches"], serde_json::json!({"accepted": 1, "rejected": 1}));
@@ -181,7 +181,7 @@ fn a_tar_delivery_is_unpacked_and_accepted() {
         .unwrap();
     assert!(status.success());
     std::fs::rename(&tar, inbox.join("SSN-0007-001.tar")).unwrap();
-    run_ok(scan2dms(&data_dir).args(["run", "--once", "--inbox"]).arg(&inbox));
+    run_ok(scan2dms(&data_dir).args(["run", "--once", "--stages", "validate", "--inbox"]).arg(&inbox));
     let report = run_ok(scan2dms(&data_dir).args(["report", "SSN-0007-001", "--json"]));
     let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
     assert_eq!(report["outcome"], "accepted", "{report}");

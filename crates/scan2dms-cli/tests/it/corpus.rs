@@ -33,7 +33,7 @@ fn low_dpi_pages(findings: &Value) -> BTreeSet<(String, u64)> {
 /// line per disagreement with the truth.
 fn disagreements(deliveries: &Path) -> Vec<String> {
     let (_dir, data_dir, inbox) = prepared(deliveries);
-    run_ok(scan2dms(&data_dir).args(["run", "--once", "--inbox"]).arg(&inbox));
+    run_ok(scan2dms(&data_dir).args(["run", "--once", "--stages", "validate", "--inbox"]).arg(&inbox));
 
     let mut truths: Vec<Value> = std::fs::read_dir(deliveries.join("truth"))
         .unwrap()

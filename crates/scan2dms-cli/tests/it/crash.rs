@@ -27,7 +27,7 @@ fn sigkill_during_run_loses_no_batch_and_registers_none_twice() {
         let mut child = scan2dms(&data_dir)
             .arg("--config")
             .arg(&config)
-            .args(["run", "--once", "--inbox"])
+            .args(["run", "--once", "--stages", "validate", "--inbox"])
             .arg(&inbox)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -45,7 +45,7 @@ fn sigkill_during_run_loses_no_batch_and_registers_none_twice() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
     }
-    run_ok(scan2dms(&data_dir).args(["run", "--once", "--inbox"]).arg(&inbox));
+    run_ok(scan2dms(&data_dir).args(["run", "--once", "--stages", "validate", "--inbox"]).arg(&inbox));
 
     assert_eq!(std::fs::read_dir(&inbox).unwrap().count(), 0, "the inbox is empty");
     assert!(!data_dir.join("refused").exists(), "nothing was refused as a duplicate");
@@ -84,7 +84,7 @@ fn a_delivery_moved_but_not_registered_before_a_crash_is_registered_on_restart()
         let path = entry.unwrap().path();
         if path.is_dir() { std::fs::remove_dir_all(&path).unwrap() } else { std::fs::remove_file(&path).unwrap() }
     }
-    run_ok(scan2dms(&data_dir).args(["run", "--once", "--inbox"]).arg(&inbox));
+    run_ok(scan2dms(&data_dir).args(["run", "--once", "--stages", "validate", "--inbox"]).arg(&inbox));
     let output = run_ok(scan2dms(&data_dir).args(["batches", "--json"]));
     let batches: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(batches.len(), 1);

@@ -1,0 +1,273 @@
+//! End-to-end throughput: `scan2dms run` from delivered bags to PDF/A
+//! e-files, against OCRmyPDF on the same pages and against the bound, the
+//! tesseract engine alone in-process with the same threads.
+//!
+//! Run: `cargo bench -p scan2dms-benches --bench pipeline`
+//! (`SCAN2DMS_BENCH_PAGES`, default 100: whole accepted batches are taken,
+//! in order, until at least that many pages are in).
+//!
+//! What each side does:
+//! - scan2dms: `scan2dms run --once` on a fresh data directory with the
+//!   batches in its inbox: validation (fixity, decoding), separator and blank
+//!   detection, orientation, OCR, one PDF/A per document. Timed with
+//!   `/usr/bin/time`, which also gives the peak RSS.
+//! - OCRmyPDF (Debian's): the same pages, decoded once by scan2dms-imaging
+//!   into PNGs and joined losslessly with img2pdf, then `ocrmypdf -j 2 -l deu
+//!   --rotate-pages --output-type pdfa`. The join is not timed.
+//! - bound: the pages scan2dms would OCR (not separators, not blank), decoded
+//!   beforehand, recognised by two threads with one `scan2dms_ocr::Engine`
+//!   each. No decoding, orientation or PDF writing: an upper limit.
+//!
+//! Every rate is total scanned pages divided by wall time, so the three are
+//! comparable. The bench asserts nothing; it prints a table and writes
+//! `target/bench-results/pipeline.json`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use scan2dms_imaging::{Limits, decode_page};
+use scan2dms_ocr::{Engine, EngineOptions, ensure_single_threaded_openmp};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+const DEFAULT_PAGES: usize = 100;
+const WORKERS: usize = 2;
+
+/// One page of the benchmark set, from its truth file.
+struct Page {
+    path: PathBuf,
+    page_index: usize,
+    text_page: bool,
+}
+
+fn main() -> Result<()> {
+    ensure_single_threaded_openmp()?;
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace")?.to_path_buf();
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace.join("target"));
+    let wanted: usize =
+        std::env::var("SCAN2DMS_BENCH_PAGES").ok().and_then(|value| value.parse().ok()).unwrap_or(DEFAULT_PAGES);
+
+    let shared = workspace.join("../shared/corpus/deliveries");
+    let deliveries = if shared.join("truth").is_dir() { shared } else { workspace.join("fixtures/deliveries") };
+    let (batches, pages) = choose_batches(&deliveries, wanted)?;
+    println!("{} pages in {} batches from {}", pages.len(), batches.len(), deliveries.display());
+
+    let status =
+        Command::new("cargo").args(["build", "--release", "-p", "scan2dms-cli"]).current_dir(&workspace).status()?;
+    if !status.success() {
+        return Err("cargo build --release -p scan2dms-cli failed".into());
+    }
+    let binary = target.join("release/scan2dms");
+    let work = target.join("bench-data/pipeline");
+    let _ = fs::remove_dir_all(&work);
+    fs::create_dir_all(&work)?;
+
+    // scan2dms, end to end.
+    let data_dir = work.join("scan2dms-data");
+    let inbox = work.join("inbox");
+    fs::create_dir_all(&inbox)?;
+    for batch in &batches {
+        copy_tree(&deliveries.join("batches").join(batch), &inbox.join(batch))?;
+    }
+    let mut orders: Vec<PathBuf> =
+        fs::read_dir(deliveries.join("orders"))?.filter_map(|entry| entry.ok().map(|entry| entry.path())).collect();
+    orders.sort();
+    let status =
+        Command::new(&binary).arg("--data-dir").arg(&data_dir).args(["orders", "import"]).args(&orders).status()?;
+    if !status.success() {
+        return Err("orders import failed".into());
+    }
+    let (scan2dms_secs, scan2dms_rss_kb) =
+        timed(Command::new(&binary).arg("--data-dir").arg(&data_dir).args(["run", "--once", "--inbox"]).arg(&inbox))?;
+    let efiles = count_files(&data_dir.join("batches"), "pdf");
+
+    // OCRmyPDF on the same pixels.
+    let png_dir = work.join("pages");
+    fs::create_dir_all(&png_dir)?;
+    let mut pngs = Vec::new();
+    for (index, page) in pages.iter().enumerate() {
+        let decoded = decode_page(&page.path, page.page_index, &Limits::default())?;
+        let png = png_dir.join(format!("{index:04}.png"));
+        decoded.gray.save(&png)?;
+        pngs.push(png);
+    }
+    let joined = work.join("ocrmypdf-in.pdf");
+    let status = Command::new("img2pdf").args(&pngs).arg("-o").arg(&joined).status();
+    let ocrmypdf = match status {
+        Ok(status) if status.success() => Some(timed(
+            Command::new("ocrmypdf")
+                .args(["-j", "2", "-l", "deu", "--rotate-pages", "--output-type", "pdfa", "-q"])
+                .arg(&joined)
+                .arg(work.join("ocrmypdf-out.pdf")),
+        )?),
+        _ => {
+            println!("note: img2pdf/ocrmypdf not found (apt-get install --no-install-recommends ocrmypdf); skipped");
+            None
+        }
+    };
+
+    // The bound: the engine alone on the pages scan2dms OCRs.
+    let text_pages: Vec<(image::GrayImage, u32)> = pages
+        .iter()
+        .filter(|page| page.text_page)
+        .map(|page| {
+            let decoded = decode_page(&page.path, page.page_index, &Limits::default())?;
+            Ok((decoded.gray, decoded.info.dpi.map_or(300, |dpi| dpi.round() as u32)))
+        })
+        .collect::<Result<_>>()?;
+    let bound_secs = engine_bound(&text_pages)?;
+
+    let total = pages.len() as f64;
+    let rate = |secs: f64| total / secs;
+    println!();
+    println!("{:<34} {:>9} {:>10} {:>12}", "", "seconds", "pages/s", "peak RSS MB");
+    println!(
+        "{:<34} {:>9.1} {:>10.3} {:>12.0}",
+        "scan2dms run (bags -> PDF/A)",
+        scan2dms_secs,
+        rate(scan2dms_secs),
+        scan2dms_rss_kb as f64 / 1024.0
+    );
+    if let Some((secs, rss)) = ocrmypdf {
+        println!(
+            "{:<34} {:>9.1} {:>10.3} {:>12.0}",
+            "ocrmypdf -j 2 --output-type pdfa",
+            secs,
+            rate(secs),
+            rss as f64 / 1024.0
+        );
+    }
+    println!("{:<34} {:>9.1} {:>10.3} {:>12}", "bound: engine alone, 2 threads", bound_secs, rate(bound_secs), "-");
+    println!();
+    println!("scan2dms / bound:    {:.2}", bound_secs / scan2dms_secs);
+    if let Some((secs, _)) = ocrmypdf {
+        println!("scan2dms / OCRmyPDF: {:.2}", secs / scan2dms_secs);
+    }
+    println!("e-files written: {efiles}; text pages OCR'd by the bound: {}", text_pages.len());
+
+    let results = serde_json::json!({
+        "pages": pages.len(),
+        "batches": batches,
+        "text_pages": text_pages.len(),
+        "scan2dms": {"seconds": scan2dms_secs, "pages_per_second": rate(scan2dms_secs), "peak_rss_kb": scan2dms_rss_kb, "efiles": efiles},
+        "ocrmypdf": ocrmypdf.map(|(secs, rss)| serde_json::json!({"seconds": secs, "pages_per_second": rate(secs), "peak_rss_kb": rss})),
+        "bound": {"seconds": bound_secs, "pages_per_second": rate(bound_secs)},
+        "load_average_after": fs::read_to_string("/proc/loadavg").ok(),
+    });
+    let out = target.join("bench-results");
+    fs::create_dir_all(&out)?;
+    fs::write(out.join("pipeline.json"), serde_json::to_string_pretty(&results)?)?;
+    Ok(())
+}
+
+/// Accepted directory batches in processing order until `wanted` pages.
+fn choose_batches(deliveries: &Path, wanted: usize) -> Result<(Vec<String>, Vec<Page>)> {
+    let mut truths: Vec<serde_json::Value> = fs::read_dir(deliveries.join("truth"))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.file_name().is_some_and(|name| name.to_string_lossy().starts_with("SSN-")))
+        .map(|path| Ok(serde_json::from_slice(&fs::read(path)?)?))
+        .collect::<Result<_>>()?;
+    truths.sort_by_key(|truth| truth["seq"].as_u64());
+    let mut batches = Vec::new();
+    let mut pages = Vec::new();
+    for truth in truths {
+        if pages.len() >= wanted {
+            break;
+        }
+        // Independent batches only: a redelivery or duplicate depends on others.
+        let independent =
+            truth["process_after"].as_array().is_none_or(Vec::is_empty) && truth["replaces_batch"].is_null();
+        if truth["expected_outcome"] == "rejected" || truth["packaging"] != "dir" || !independent {
+            continue;
+        }
+        let batch_id = truth["batch_id"].as_str().ok_or("truth without batch_id")?.to_owned();
+        let data = deliveries.join("batches").join(&batch_id).join("data");
+        for document in truth["documents"].as_array().into_iter().flatten() {
+            for page in document["pages"].as_array().into_iter().flatten() {
+                pages.push(Page {
+                    path: data.join(page["file"].as_str().ok_or("page without file")?),
+                    page_index: page["file_page"].as_u64().unwrap_or(1).saturating_sub(1) as usize,
+                    text_page: page["separator"] != true && page["blank"] != true,
+                });
+            }
+        }
+        batches.push(batch_id);
+    }
+    Ok((batches, pages))
+}
+
+/// Wall seconds and peak RSS (KB) of a command, through GNU time.
+fn timed(command: &mut Command) -> Result<(f64, u64)> {
+    let report = std::env::temp_dir().join(format!("scan2dms-bench-time-{}", std::process::id()));
+    let program = command.get_program().to_owned();
+    let args: Vec<_> = command.get_args().map(ToOwned::to_owned).collect();
+    let started = Instant::now();
+    let status =
+        Command::new("/usr/bin/time").arg("-f").arg("%M").arg("-o").arg(&report).arg(program).args(args).status()?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !status.success() {
+        return Err(format!("{command:?} failed: {status}").into());
+    }
+    let rss_kb = fs::read_to_string(&report)?.trim().lines().last().unwrap_or("0").trim().parse().unwrap_or(0);
+    let _ = fs::remove_file(report);
+    Ok((seconds, rss_kb))
+}
+
+fn engine_bound(pages: &[(image::GrayImage, u32)]) -> Result<f64> {
+    let next = AtomicUsize::new(0);
+    let failure = Mutex::new(None);
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..WORKERS {
+            scope.spawn(|| {
+                let mut engine = match Engine::new(&EngineOptions::default()) {
+                    Ok(engine) => engine,
+                    Err(error) => {
+                        *failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error.to_string());
+                        return;
+                    }
+                };
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((gray, dpi)) = pages.get(index) else { break };
+                    let _ = engine.recognize(gray, *dpi);
+                }
+            });
+        }
+    });
+    if let Some(error) = failure.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()) {
+        return Err(error.into());
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    if from.is_dir() {
+        fs::create_dir_all(to)?;
+        for entry in fs::read_dir(from)? {
+            let entry = entry?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+    } else {
+        fs::copy(from, to)?;
+    }
+    Ok(())
+}
+
+fn count_files(dir: &Path, extension: &str) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else { return 0 };
+    entries
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .map(|path| {
+            if path.is_dir() {
+                count_files(&path, extension)
+            } else {
+                usize::from(path.extension().is_some_and(|found| found == extension))
+            }
+        })
+        .sum()
+}

@@ -1,0 +1,229 @@
+//! The processing stages end to end on fixture deliveries: documents split
+//! as the truth says, warnings as the truth says, and each e-file a PDF/A
+//! whose text layer reads like the truth text.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::{fixture_deliveries, prepared, run_ok, scan2dms};
+
+/// Accepted fixture batches that exercise the stages: G4 pages numbered by
+/// index.csv, a rough JPEG batch split by separator sheets (rotated, blank
+/// and 200-dpi pages), a blank back side, a 200-dpi page, a page stored
+/// upside down.
+const BATCHES: [&str; 5] = ["SSN-0007-001", "SSN-0007-002", "SSN-0007-028", "SSN-0007-029", "SSN-0007-030"];
+
+fn truth(batch_id: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(fixture_deliveries().join("truth").join(format!("{batch_id}.json"))).unwrap())
+        .unwrap()
+}
+
+/// Lowercase words with the punctuation around them trimmed.
+fn words(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|word| word.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .filter(|word| !word.is_empty())
+        .collect()
+}
+
+/// Order-free word error: (missing + extra) / truth words.
+fn bag_of_words_error(truth: &str, found: &str) -> f64 {
+    let mut expected: BTreeMap<String, i64> = BTreeMap::new();
+    for word in words(truth) {
+        *expected.entry(word).or_default() += 1;
+    }
+    let total: i64 = expected.values().sum();
+    let mut seen: BTreeMap<String, i64> = BTreeMap::new();
+    for word in words(found) {
+        *seen.entry(word).or_default() += 1;
+    }
+    let keys: BTreeSet<&String> = expected.keys().chain(seen.keys()).collect();
+    let errors: i64 = keys
+        .into_iter()
+        .map(|key| (expected.get(key).copied().unwrap_or(0) - seen.get(key).copied().unwrap_or(0)).abs())
+        .sum();
+    errors as f64 / total.max(1) as f64
+}
+
+fn finding_keys(findings: &Value, codes: &[&str]) -> BTreeSet<(String, String, u64)> {
+    findings
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|finding| codes.contains(&finding["code"].as_str().unwrap_or("")))
+        .map(|finding| {
+            (
+                finding["code"].as_str().unwrap().to_owned(),
+                finding["record_id"].as_str().unwrap_or("").to_owned(),
+                finding["page_no"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn accepted_batches_become_documents_and_pdfa_efiles_that_read_like_the_truth() {
+    let (_dir, data_dir, inbox) = prepared(&fixture_deliveries());
+    for entry in std::fs::read_dir(&inbox).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !BATCHES.contains(&name.as_str()) {
+            if path.is_dir() { std::fs::remove_dir_all(&path).unwrap() } else { std::fs::remove_file(&path).unwrap() }
+        }
+    }
+    run_ok(scan2dms(&data_dir).args(["run", "--once", "--inbox"]).arg(&inbox));
+
+    let mut problems = Vec::new();
+    let mut errors = Vec::new();
+    // (page, image file, truth text, our error) for the comparison with tesseract's CLI.
+    let mut peers = Vec::new();
+    for batch_id in BATCHES {
+        let truth = truth(batch_id);
+        let output = run_ok(scan2dms(&data_dir).args(["documents", "--batch", batch_id, "--json"]));
+        let documents: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+
+        // Document boundaries: the truth's documents, separator sheets left out.
+        let expected: BTreeSet<(String, u64, Vec<u64>)> = truth["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|document| {
+                let pages = document["pages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|page| page["separator"] != true)
+                    .map(|page| page["page_no"].as_u64().unwrap())
+                    .collect();
+                (document["record_id"].as_str().unwrap().to_owned(), document["document_no"].as_u64().unwrap(), pages)
+            })
+            .collect();
+        let found: BTreeSet<(String, u64, Vec<u64>)> = documents
+            .iter()
+            .map(|document| {
+                let pages = document["pages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|page| page["page_no"].as_u64().unwrap())
+                    .collect();
+                (document["record_id"].as_str().unwrap().to_owned(), document["document_no"].as_u64().unwrap(), pages)
+            })
+            .collect();
+        if expected != found {
+            problems.push(format!("{batch_id}: documents {found:?}, truth {expected:?}"));
+        }
+
+        // Warnings the processing decides, page by page.
+        let report = run_ok(scan2dms(&data_dir).args(["report", batch_id, "--json"]));
+        let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+        let codes = ["blank_page", "rotated_page", "low_dpi"];
+        let (wanted, got) = (finding_keys(&truth["warnings"], &codes), finding_keys(&report["warnings"], &codes));
+        if wanted != got {
+            problems.push(format!("{batch_id}: warnings {got:?}, truth {wanted:?}"));
+        }
+
+        // Text per page against the truth, through the e-file's text layer.
+        let truth_pages: BTreeMap<(String, u64), (&str, bool)> = truth["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|document| {
+                let record_id = document["record_id"].as_str().unwrap().to_owned();
+                document["pages"].as_array().unwrap().iter().map(move |page| {
+                    (
+                        (record_id.clone(), page["page_no"].as_u64().unwrap()),
+                        (page["text"].as_str().unwrap(), page["blank"] == true),
+                    )
+                })
+            })
+            .collect();
+        for document in &documents {
+            let record_id = document["record_id"].as_str().unwrap().to_owned();
+            let efile = &document["efile"];
+            let path = data_dir.join(efile["path"].as_str().unwrap());
+            let bytes = std::fs::read(&path).unwrap();
+            assert_eq!(bytes.len() as u64, efile["bytes"].as_u64().unwrap(), "{}", path.display());
+            let violations = scan2dms_efile::pdfa_checks::check_pdfa(&bytes);
+            if !violations.is_empty() {
+                problems.push(format!("{}: PDF/A violations {violations:?}", path.display()));
+            }
+            let check = std::process::Command::new("qpdf").arg("--check").arg(&path).output().unwrap();
+            if !check.status.success() {
+                problems.push(format!("{}: qpdf --check failed", path.display()));
+            }
+            let pages = document["pages"].as_array().unwrap();
+            for (index, page) in pages.iter().enumerate() {
+                let page_no = page["page_no"].as_u64().unwrap();
+                let (truth_text, blank) = truth_pages[&(record_id.clone(), page_no)];
+                let status = page["status"].as_str().unwrap();
+                if blank {
+                    continue;
+                }
+                if status != "ok" {
+                    problems.push(format!("{batch_id} {record_id} page {page_no}: status {status}"));
+                    continue;
+                }
+                let text = std::process::Command::new("pdftotext")
+                    .args(["-f", &(index + 1).to_string(), "-l", &(index + 1).to_string()])
+                    .arg(&path)
+                    .arg("-")
+                    .output()
+                    .unwrap();
+                let ours = bag_of_words_error(truth_text, &String::from_utf8_lossy(&text.stdout));
+                let source = data_dir
+                    .join(format!("batches/{batch_id}/source/{batch_id}/data"))
+                    .join(page["file"].as_str().unwrap());
+                let single_image =
+                    page["file_page"] == 1 && source.extension().is_none_or(|extension| extension != "pdf");
+                if single_image {
+                    peers.push((format!("{batch_id} {record_id} page {page_no}"), source, truth_text.to_owned(), ours));
+                }
+                errors.push(ours);
+            }
+        }
+    }
+    assert!(errors.len() >= 25, "only {} pages read back", errors.len());
+
+    // The same pages through `tesseract` itself (two at a time): the text
+    // layer of our e-files must read no worse than the engine's own CLI.
+    let cli_errors: Vec<f64> = std::thread::scope(|scope| {
+        let halves: Vec<_> = peers
+            .chunks(peers.len().div_ceil(2).max(1))
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|(_, image, truth_text, _)| {
+                            let output = std::process::Command::new("tesseract")
+                                .arg(image)
+                                .args(["-", "-l", "deu", "--psm", "3"])
+                                .env("OMP_THREAD_LIMIT", "1")
+                                .output()
+                                .unwrap();
+                            bag_of_words_error(truth_text, &String::from_utf8_lossy(&output.stdout))
+                        })
+                        .collect::<Vec<f64>>()
+                })
+            })
+            .collect();
+        halves.into_iter().flat_map(|half| half.join().unwrap()).collect()
+    });
+    let ours: Vec<f64> = peers.iter().map(|(_, _, _, error)| *error).collect();
+    let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len().max(1) as f64;
+    eprintln!(
+        "order-free word error over {} pages: scan2dms e-files {:.3}, tesseract CLI {:.3}",
+        ours.len(),
+        mean(&ours),
+        mean(&cli_errors)
+    );
+    for ((name, _, _, ours), cli) in peers.iter().zip(&cli_errors) {
+        if *ours > cli + 0.05 {
+            problems.push(format!("{name}: word error {ours:.3}, tesseract CLI {cli:.3}"));
+        }
+    }
+    assert!(ours.len() >= 20, "only {} pages compared with the CLI", ours.len());
+    assert!(mean(&ours) <= mean(&cli_errors) + 0.01, "e-files read worse than tesseract's CLI");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -1,0 +1,303 @@
+//! The OCR stage: every page of an accepted batch is decoded, checked for
+//! separator sheets and blank backs, turned upright, and recognised; then
+//! each record is split into documents.
+//!
+//! Pages of all records run on the pipeline's CPU pool, one tesseract
+//! engine per pool thread, created on first use and kept for the life of
+//! the thread. A page never fails the stage: a page that cannot be decoded
+//! or recognised ends with status `failed` or `timeout`, which the report
+//! and the documents listing show. The stage fails (and is retried) only
+//! when the batch's files or the store cannot be reached.
+//!
+//! Word boxes go to `batches/<id>/ocr/<record>/<page>.json` for the e-file
+//! stage; text, status and confidence go to the store.
+//!
+//! Not done here: deskewing the stored image (the e-file keeps the scan as
+//! delivered; tesseract copes with small skew itself).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rayon::prelude::*;
+use scan2dms_core::documents::{BlankPages, PageFacts, split_record};
+use scan2dms_core::{Event, StageOutcome, step};
+use scan2dms_imaging::analysis::{BlankOptions, is_blank};
+use scan2dms_imaging::separator::is_separator;
+use scan2dms_model::{Finding, WarningCode};
+use scan2dms_ocr::{Engine, EngineOptions, PageSegMode, PageStatus, PageText};
+use scan2dms_store::{BatchRow, DocumentRecord, OcrOutcome, PageRecord, PageResult};
+use serde::{Deserialize, Serialize};
+
+use crate::{Observer, Pipeline, now_ms};
+
+/// A word as the e-file stage reads it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredWord {
+    pub text: String,
+    pub bbox: [u32; 4],
+    pub line: u32,
+}
+
+/// Below this mean confidence the page is looked at for orientation.
+const ORIENTATION_CHECK_BELOW: f32 = 70.0;
+
+pub fn run(pipeline: &Pipeline, row: &BatchRow, _observer: &dyn Observer) -> Result<StageOutcome, String> {
+    let bag = bag_root(pipeline, row)?;
+    let pages = pipeline.store.pages(&row.batch_id).map_err(|error| error.to_string())?;
+    let ocr_dir = pipeline.batch_dir(&row.batch_id).join("ocr");
+    let options = engine_options(pipeline);
+    let config = &pipeline.config.ocr;
+    let limits = crate::validate_options(&pipeline.config).image_limits;
+
+    let results: Vec<Result<PageResult, String>> = pipeline.cpu_pool().install(|| {
+        pages
+            .par_iter()
+            .map(|page| {
+                let result = analyse_page(
+                    &bag.join("data").join(&page.file),
+                    page,
+                    &options,
+                    config.detect_orientation,
+                    &limits,
+                );
+                let words_path = ocr_dir.join(&page.record_id).join(format!("{}.json", page.page_no));
+                let (result, words) = result;
+                write_words(&words_path, &words)?;
+                Ok(result)
+            })
+            .collect()
+    });
+
+    let mut page_results = Vec::with_capacity(pages.len());
+    for (page, result) in pages.iter().zip(results) {
+        page_results.push((page, result?));
+    }
+    let outcome = split_and_warn(&row.batch_id, &page_results, config.keep_blank_pages, config.min_confidence);
+    let (next, _) = step(&row.batch, now_ms(), &Event::Succeeded(StageOutcome::Completed), &pipeline.config.retry)
+        .map_err(|error| error.to_string())?;
+    pipeline
+        .store
+        .finish_ocr(&row.batch_id, &row.batch, &next, &outcome, now_ms())
+        .map_err(|error| error.to_string())?;
+    Ok(StageOutcome::Completed)
+}
+
+fn engine_options(pipeline: &Pipeline) -> EngineOptions {
+    EngineOptions {
+        language: pipeline.config.ocr.language.clone(),
+        page_seg_mode: PageSegMode::Auto,
+        page_timeout: Duration::from_secs(pipeline.config.ocr.page_timeout_secs),
+        tessdata_dir: None,
+    }
+}
+
+/// Where the bag's files are: the delivered directory, or the unpacked archive.
+pub fn bag_root(pipeline: &Pipeline, row: &BatchRow) -> Result<PathBuf, String> {
+    let source = pipeline.data_dir.join(&row.source_path);
+    if source.is_dir() {
+        return Ok(source);
+    }
+    let unpacked = pipeline.batch_dir(&row.batch_id).join("bag");
+    let mut roots = std::fs::read_dir(&unpacked)
+        .map_err(|error| format!("unpacked bag {}: {error}", unpacked.display()))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.is_dir());
+    match (roots.next(), roots.next()) {
+        (Some(root), None) => Ok(root),
+        _ => Err(format!("unpacked bag {} does not hold exactly one directory", unpacked.display())),
+    }
+}
+
+thread_local! {
+    /// The engine of this pool thread, kept across pages and batches.
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+}
+
+fn with_engine<R>(options: &EngineOptions, work: impl FnOnce(&mut Engine) -> R) -> Result<R, String> {
+    ENGINE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|engine| engine.options() != options) {
+            *slot = Some(Engine::new(options).map_err(|error| error.to_string())?);
+        }
+        let engine = slot.as_mut().ok_or_else(|| "no ocr engine".to_owned())?;
+        Ok(work(engine))
+    })
+}
+
+fn failed(detail: String, dpi: Option<f32>) -> (PageResult, Vec<StoredWord>) {
+    let result = PageResult {
+        status: PageStatus::Failed.as_str().to_owned(),
+        confidence: None,
+        blank: false,
+        separator: false,
+        rotation: 0,
+        dpi,
+        text: String::new(),
+    };
+    tracing::warn!(%detail, "page failed");
+    (result, Vec::new())
+}
+
+/// Everything the stage learns about one page. Never panics on bad input.
+fn analyse_page(
+    path: &Path,
+    page: &PageRecord,
+    options: &EngineOptions,
+    detect_orientation: bool,
+    limits: &scan2dms_imaging::Limits,
+) -> (PageResult, Vec<StoredWord>) {
+    let decoded = match scan2dms_imaging::decode_page(path, page.file_page as usize - 1, limits) {
+        Ok(decoded) => decoded,
+        Err(error) => return failed(error.to_string(), None),
+    };
+    let dpi = decoded.info.dpi;
+    let dpi_hint = dpi.map_or(300, |dpi| dpi.round() as u32).clamp(70, 1200);
+    if is_separator(&decoded.gray) {
+        let result = PageResult {
+            status: "separator".to_owned(),
+            confidence: None,
+            blank: false,
+            separator: true,
+            rotation: 0,
+            dpi,
+            text: String::new(),
+        };
+        return (result, Vec::new());
+    }
+    if is_blank(&decoded.gray, &BlankOptions::default()) {
+        let result = PageResult {
+            status: PageStatus::Empty.as_str().to_owned(),
+            confidence: None,
+            blank: true,
+            separator: false,
+            rotation: 0,
+            dpi,
+            text: String::new(),
+        };
+        return (result, Vec::new());
+    }
+    let recognised = with_engine(options, |engine| {
+        let first = engine.recognize(&decoded.gray, dpi_hint);
+        if !detect_orientation || looks_upright(&first) {
+            return (first, 0);
+        }
+        let Some(orientation) = engine.detect_orientation(&decoded.gray, dpi_hint) else { return (first, 0) };
+        let turned = match orientation.rotate_clockwise_deg {
+            90 => image::imageops::rotate90(&decoded.gray),
+            180 => image::imageops::rotate180(&decoded.gray),
+            270 => image::imageops::rotate270(&decoded.gray),
+            _ => return (first, 0),
+        };
+        let second = engine.recognize(&turned, dpi_hint);
+        if second.mean_confidence.unwrap_or(0.0) > first.mean_confidence.unwrap_or(0.0) {
+            (second, orientation.rotate_clockwise_deg)
+        } else {
+            (first, 0)
+        }
+    });
+    let (text, rotation) = match recognised {
+        Ok(found) => found,
+        Err(error) => return failed(error, dpi),
+    };
+    let words = text
+        .words
+        .iter()
+        .map(|word| StoredWord { text: word.text.clone(), bbox: word.bbox, line: word.line })
+        .collect();
+    let result = PageResult {
+        status: text.status.as_str().to_owned(),
+        confidence: text.mean_confidence,
+        blank: false,
+        separator: false,
+        rotation,
+        dpi,
+        text: text.text,
+    };
+    (result, words)
+}
+
+/// An upright page reads with good confidence; anything else gets a look
+/// for orientation.
+fn looks_upright(text: &PageText) -> bool {
+    text.status == PageStatus::Ok
+        && text.mean_confidence.is_some_and(|confidence| confidence >= ORIENTATION_CHECK_BELOW)
+}
+
+fn write_words(path: &Path, words: &[StoredWord]) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
+    }
+    let json = serde_json::to_vec(words).map_err(|error| error.to_string())?;
+    std::fs::write(path, json).map_err(|error| format!("cannot write {}: {error}", path.display()))
+}
+
+/// Reads the word boxes the OCR stage wrote for a page.
+pub fn read_words(
+    pipeline: &Pipeline,
+    batch_id: &str,
+    record_id: &str,
+    page_no: u32,
+) -> Result<Vec<StoredWord>, String> {
+    let path = pipeline.batch_dir(batch_id).join("ocr").join(record_id).join(format!("{page_no}.json"));
+    let bytes = std::fs::read(&path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    serde_json::from_slice(&bytes).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+/// Documents per record, and the warnings the stage owns.
+fn split_and_warn(
+    batch_id: &str,
+    pages: &[(&PageRecord, PageResult)],
+    keep_blank: bool,
+    min_confidence: f32,
+) -> OcrOutcome {
+    let mut warnings = Vec::new();
+    let mut by_record: BTreeMap<&str, Vec<PageFacts>> = BTreeMap::new();
+    for (page, result) in pages {
+        let locate = |finding: Finding<WarningCode>| {
+            finding.record(page.record_id.as_str()).page(page.page_no).file(page.file.as_str())
+        };
+        if result.blank {
+            let kept = if keep_blank { "kept in the e-file" } else { "left out of the e-file" };
+            warnings.push(locate(Finding::new(WarningCode::BlankPage, format!("blank page, {kept}"))));
+        }
+        if result.rotation != 0 {
+            warnings.push(locate(Finding::new(
+                WarningCode::RotatedPage,
+                format!("stored rotated {}° clockwise, turned upright", (360 - u32::from(result.rotation)) % 360),
+            )));
+        }
+        if result.status == "ok" && result.confidence.is_some_and(|confidence| confidence < min_confidence) {
+            warnings.push(locate(Finding::new(
+                WarningCode::LowOcrConfidence,
+                format!("mean confidence {:.0} below {min_confidence:.0}", result.confidence.unwrap_or(0.0)),
+            )));
+        }
+        by_record.entry(page.record_id.as_str()).or_default().push(PageFacts {
+            page_no: page.page_no,
+            document_no: page.document_no,
+            separator: result.separator,
+            blank: result.blank,
+        });
+    }
+    let blank_pages = if keep_blank { BlankPages::Keep } else { BlankPages::Drop };
+    let mut documents = Vec::new();
+    for (record_id, mut facts) in by_record {
+        facts.sort_by_key(|facts| facts.page_no);
+        let (plans, notes) = split_record(&facts, blank_pages);
+        for note in notes {
+            tracing::info!(batch_id, record_id, ?note, "document split");
+        }
+        documents.extend(plans.into_iter().map(|plan| DocumentRecord {
+            batch_id: batch_id.to_owned(),
+            record_id: record_id.to_owned(),
+            document_no: plan.document_no,
+            state: "ocr_done".to_owned(),
+            page_nos: plan.page_nos,
+            efile: None,
+        }));
+    }
+    let pages = pages.iter().map(|(page, result)| (page.record_id.clone(), page.page_no, result.clone())).collect();
+    OcrOutcome { pages, documents, warnings }
+}
