@@ -96,7 +96,10 @@ fn main() -> Result<()> {
         pngs.push(png);
     }
     let joined = work.join("ocrmypdf-in.pdf");
-    let status = Command::new("img2pdf").args(&pngs).arg("-o").arg(&joined).status();
+    // Debian's img2pdf CLI, or the module that ocrmypdf pulls in.
+    let status = Command::new("img2pdf").args(&pngs).arg("-o").arg(&joined).status().or_else(|_| {
+        Command::new("/usr/bin/python3").args(["-m", "img2pdf"]).args(&pngs).arg("-o").arg(&joined).status()
+    });
     let ocrmypdf = match status {
         Ok(status) if status.success() => Some(timed(
             Command::new("ocrmypdf")

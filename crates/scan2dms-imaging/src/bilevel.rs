@@ -22,17 +22,25 @@ pub(crate) fn unpack_rows(data: &[u8], width: u32, height: u32, bits: u8) -> Opt
         return None;
     }
     let max = (1u32 << bits) - 1;
-    let per_byte = 8 / bits;
-    let mut gray = GrayImage::new(width, height);
-    for (y, row) in data.chunks_exact(row_bytes).take(height as usize).enumerate() {
-        for x in 0..width {
-            let byte = row[(x / per_byte) as usize];
-            let shift = 8 - bits * (x % per_byte + 1);
-            let sample = (u32::from(byte) >> shift) & max;
-            gray.put_pixel(x, y as u32, image::Luma([(sample * 255 / max) as u8]));
+    let per_byte = (8 / bits) as usize;
+    // One table entry per byte value: its samples already scaled to 0..=255.
+    // This is the hot loop of every bitonal page, so it works on whole bytes
+    // and raw rows instead of pixel by pixel.
+    let mut table = [[0u8; 8]; 256];
+    for (value, samples) in table.iter_mut().enumerate() {
+        for (index, sample) in samples.iter_mut().take(per_byte).enumerate() {
+            let shift = 8 - bits * (index as u32 + 1);
+            *sample = (((value as u32 >> shift) & max) * 255 / max) as u8;
         }
     }
-    Some(gray)
+    let width = width as usize;
+    let mut pixels = vec![0u8; width * height as usize];
+    for (row, out) in data.chunks_exact(row_bytes).zip(pixels.chunks_exact_mut(width)) {
+        for (out_chunk, &byte) in out.chunks_mut(per_byte).zip(row) {
+            out_chunk.copy_from_slice(&table[usize::from(byte)][..out_chunk.len()]);
+        }
+    }
+    GrayImage::from_raw(width as u32, height, pixels)
 }
 
 /// Decodes a CCITT Group 4 (T.6) stream of `width x height` pixels. A fax
@@ -87,5 +95,23 @@ fn write_line(gray: &mut GrayImage, y: u32, transitions: &[u16], width: u16, whi
 pub(crate) fn reverse_bits_in_place(data: &mut [u8]) {
     for byte in data {
         *byte = byte.reverse_bits();
+    }
+}
+
+#[cfg(test)]
+mod unpack_tests {
+    use super::unpack_rows;
+
+    #[test]
+    fn rows_unpack_at_every_depth_with_padding() {
+        // 10 pixels wide: two bytes per 1-bit row, the last six bits padding.
+        let one_bit = unpack_rows(&[0b1010_0000, 0b1100_0000, 0xFF, 0x00], 10, 2, 1).unwrap();
+        assert_eq!(one_bit.as_raw()[..10], [255, 0, 255, 0, 0, 0, 0, 0, 255, 255]);
+        assert_eq!(one_bit.as_raw()[10..], [255, 255, 255, 255, 255, 255, 255, 255, 0, 0]);
+        let two_bit = unpack_rows(&[0b00_01_10_11, 0b11_00_0000], 6, 1, 2).unwrap();
+        assert_eq!(two_bit.as_raw(), &[0, 85, 170, 255, 255, 0]);
+        let four_bit = unpack_rows(&[0x0F, 0x80], 3, 1, 4).unwrap();
+        assert_eq!(four_bit.as_raw(), &[0, 255, 136]);
+        assert!(unpack_rows(&[0xFF], 10, 1, 1).is_none(), "too short");
     }
 }
