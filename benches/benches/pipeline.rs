@@ -4,7 +4,10 @@
 //!
 //! Run: `cargo bench -p scan2dms-benches --bench pipeline`
 //! (`SCAN2DMS_BENCH_PAGES`, default 100: whole accepted batches are taken,
-//! in order, until at least that many pages are in).
+//! in order, until at least that many pages are in;
+//! `SCAN2DMS_BENCH_DELIVERIES=DIR` takes them from another generated set;
+//! `SCAN2DMS_BENCH_SKIP=ocrmypdf,bound` leaves peers out, e.g. for a long
+//! memory run at 1,000 pages).
 //!
 //! What each side does:
 //! - scan2dms: `scan2dms run --once` on a fresh data directory with the
@@ -51,8 +54,13 @@ fn main() -> Result<()> {
     let wanted: usize =
         std::env::var("SCAN2DMS_BENCH_PAGES").ok().and_then(|value| value.parse().ok()).unwrap_or(DEFAULT_PAGES);
 
+    let skip = std::env::var("SCAN2DMS_BENCH_SKIP").unwrap_or_default();
     let shared = workspace.join("../shared/corpus/deliveries");
-    let deliveries = if shared.join("truth").is_dir() { shared } else { workspace.join("fixtures/deliveries") };
+    let deliveries = match std::env::var_os("SCAN2DMS_BENCH_DELIVERIES") {
+        Some(dir) => PathBuf::from(dir),
+        None if shared.join("truth").is_dir() => shared,
+        None => workspace.join("fixtures/deliveries"),
+    };
     let (batches, pages) = choose_batches(&deliveries, wanted)?;
     println!("{} pages in {} batches from {}", pages.len(), batches.len(), deliveries.display());
 
@@ -86,6 +94,28 @@ fn main() -> Result<()> {
     let efiles = count_files(&data_dir.join("batches"), "pdf");
 
     // OCRmyPDF on the same pixels.
+    let ocrmypdf = if skip.contains("ocrmypdf") { None } else { run_ocrmypdf(&work, &pages)? };
+
+    // The bound: the engine alone on the pages scan2dms OCRs.
+    let text_pages: Vec<(image::GrayImage, u32)> = if skip.contains("bound") {
+        Vec::new()
+    } else {
+        pages
+            .iter()
+            .filter(|page| page.text_page)
+            .map(|page| {
+                let decoded = decode_page(&page.path, page.page_index, &Limits::default())?;
+                Ok((decoded.gray, decoded.info.dpi.map_or(300, |dpi| dpi.round() as u32)))
+            })
+            .collect::<Result<_>>()?
+    };
+    let bound_secs = if text_pages.is_empty() { f64::NAN } else { engine_bound(&text_pages)? };
+    drop(text_pages);
+    report(&target, &batches, pages.len(), (scan2dms_secs, scan2dms_rss_kb, efiles), ocrmypdf, bound_secs)
+}
+
+/// OCRmyPDF on the pages, decoded once and joined losslessly (not timed).
+fn run_ocrmypdf(work: &Path, pages: &[Page]) -> Result<Option<(f64, u64)>> {
     let png_dir = work.join("pages");
     fs::create_dir_all(&png_dir)?;
     let mut pngs = Vec::new();
@@ -100,31 +130,30 @@ fn main() -> Result<()> {
     let status = Command::new("img2pdf").args(&pngs).arg("-o").arg(&joined).status().or_else(|_| {
         Command::new("/usr/bin/python3").args(["-m", "img2pdf"]).args(&pngs).arg("-o").arg(&joined).status()
     });
-    let ocrmypdf = match status {
-        Ok(status) if status.success() => Some(timed(
+    match status {
+        Ok(status) if status.success() => Ok(Some(timed(
             Command::new("ocrmypdf")
                 .args(["-j", "2", "-l", "deu", "--rotate-pages", "--output-type", "pdfa", "-q"])
                 .arg(&joined)
                 .arg(work.join("ocrmypdf-out.pdf")),
-        )?),
+        )?)),
         _ => {
             println!("note: img2pdf/ocrmypdf not found (apt-get install --no-install-recommends ocrmypdf); skipped");
-            None
+            Ok(None)
         }
-    };
+    }
+}
 
-    // The bound: the engine alone on the pages scan2dms OCRs.
-    let text_pages: Vec<(image::GrayImage, u32)> = pages
-        .iter()
-        .filter(|page| page.text_page)
-        .map(|page| {
-            let decoded = decode_page(&page.path, page.page_index, &Limits::default())?;
-            Ok((decoded.gray, decoded.info.dpi.map_or(300, |dpi| dpi.round() as u32)))
-        })
-        .collect::<Result<_>>()?;
-    let bound_secs = engine_bound(&text_pages)?;
-
-    let total = pages.len() as f64;
+/// Prints the table and writes `target/bench-results/pipeline.json`.
+fn report(
+    target: &Path,
+    batches: &[String],
+    page_count: usize,
+    (scan2dms_secs, scan2dms_rss_kb, efiles): (f64, u64, usize),
+    ocrmypdf: Option<(f64, u64)>,
+    bound_secs: f64,
+) -> Result<()> {
+    let total = page_count as f64;
     let rate = |secs: f64| total / secs;
     println!();
     println!("{:<34} {:>9} {:>10} {:>12}", "", "seconds", "pages/s", "peak RSS MB");
@@ -144,26 +173,27 @@ fn main() -> Result<()> {
             rss as f64 / 1024.0
         );
     }
-    println!("{:<34} {:>9.1} {:>10.3} {:>12}", "bound: engine alone, 2 threads", bound_secs, rate(bound_secs), "-");
-    println!();
-    println!("scan2dms / bound:    {:.2}", bound_secs / scan2dms_secs);
+    if bound_secs.is_finite() {
+        println!("{:<34} {:>9.1} {:>10.3} {:>12}", "bound: engine alone, 2 threads", bound_secs, rate(bound_secs), "-");
+        println!();
+        println!("scan2dms / bound:    {:.2}", bound_secs / scan2dms_secs);
+    }
     if let Some((secs, _)) = ocrmypdf {
         println!("scan2dms / OCRmyPDF: {:.2}", secs / scan2dms_secs);
     }
-    println!("e-files written: {efiles}; text pages OCR'd by the bound: {}", text_pages.len());
-
+    println!("e-files written: {efiles}");
     let results = serde_json::json!({
-        "pages": pages.len(),
+        "pages": page_count,
         "batches": batches,
-        "text_pages": text_pages.len(),
         "scan2dms": {"seconds": scan2dms_secs, "pages_per_second": rate(scan2dms_secs), "peak_rss_kb": scan2dms_rss_kb, "efiles": efiles},
         "ocrmypdf": ocrmypdf.map(|(secs, rss)| serde_json::json!({"seconds": secs, "pages_per_second": rate(secs), "peak_rss_kb": rss})),
-        "bound": {"seconds": bound_secs, "pages_per_second": rate(bound_secs)},
+        "bound": bound_secs.is_finite().then(|| serde_json::json!({"seconds": bound_secs, "pages_per_second": rate(bound_secs)})),
         "load_average_after": fs::read_to_string("/proc/loadavg").ok(),
     });
     let out = target.join("bench-results");
     fs::create_dir_all(&out)?;
-    fs::write(out.join("pipeline.json"), serde_json::to_string_pretty(&results)?)?;
+    let name = if page_count >= 1000 { "pipeline-1000.json" } else { "pipeline.json" };
+    fs::write(out.join(name), serde_json::to_string_pretty(&results)?)?;
     Ok(())
 }
 

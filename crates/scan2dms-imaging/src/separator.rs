@@ -3,8 +3,11 @@
 //!
 //! Reading uses rxing's 1D decoders on the decoded gray page, restricted to
 //! Code 128 so other barcodes on letters (franking, post codes) are not
-//! mistaken for separators. The reader also tries the page turned by 90°,
-//! since rough batches hold sideways scans.
+//! mistaken for separators. Rows are scanned as stored (which also reads a
+//! page stored upside down), then, only when nothing was found, on a copy
+//! turned by 90° for sideways scans. Turning the copy ourselves is several
+//! times cheaper than rxing's own try-harder rotation, which showed up in
+//! profiles at 3 % of a whole pipeline run.
 //!
 //! This module only answers "is this a separator sheet"; what a separator
 //! means for document boundaries is decided by the pipeline.
@@ -19,17 +22,19 @@ pub const SEPARATOR_TEXT: &str = "DOCSEP";
 
 /// The text of the first Code 128 barcode found on the page, if any.
 pub fn read_code128(page: &GrayImage) -> Option<String> {
+    read_rows(page).or_else(|| read_rows(&image::imageops::rotate90(page)))
+}
+
+/// Scans the rows of the image as it is.
+fn read_rows(page: &GrayImage) -> Option<String> {
     let (width, height) = page.dimensions();
     if width == 0 || height == 0 {
         return None;
     }
     // rxing is pure Rust, but a panic in it must not take a worker down.
     let result = std::panic::catch_unwind(|| {
-        let mut hints = DecodeHints {
-            PossibleFormats: Some(HashSet::from([BarcodeFormat::CODE_128])),
-            TryHarder: Some(true),
-            ..DecodeHints::default()
-        };
+        let mut hints =
+            DecodeHints { PossibleFormats: Some(HashSet::from([BarcodeFormat::CODE_128])), ..DecodeHints::default() };
         detect_in_luma_slice_with_hints(page.as_raw(), width, height, Some(BarcodeFormat::CODE_128), &mut hints)
     });
     match result {

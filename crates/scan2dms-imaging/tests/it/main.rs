@@ -414,59 +414,63 @@ fn blank_pages_match_the_ground_truth() {
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
-/// Separator sheets of the fixture deliveries are found, and no other page
-/// is taken for one.
+/// Separator sheets of the fixture deliveries (and of the shared corpus when
+/// present) are found, and no other page is taken for one.
 #[test]
 fn separator_sheets_match_the_ground_truth() {
     use scan2dms_imaging::separator::is_separator;
-    let deliveries = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/deliveries");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut sets = vec![root.join("fixtures/deliveries")];
+    sets.extend(shared_corpus().map(|corpus| corpus.join("deliveries")));
     let mut separators = 0;
     let mut wrong = Vec::new();
-    for entry in std::fs::read_dir(deliveries.join("truth")).unwrap() {
-        let truth: serde_json::Value = serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
-        if truth["expected_outcome"] == "rejected" || truth["packaging"] != "dir" {
-            continue;
-        }
-        let batch = deliveries.join("batches").join(truth["batch_id"].as_str().unwrap()).join("data");
-        for page in
-            truth["documents"].as_array().unwrap().iter().flat_map(|document| document["pages"].as_array().unwrap())
-        {
-            let path = batch.join(page["file"].as_str().unwrap());
-            let index = page["file_page"].as_u64().unwrap() as usize - 1;
-            let decoded = decode_page(&path, index, &Limits::default()).unwrap();
-            let expected = page["separator"] == true;
-            if is_separator(&decoded.gray) != expected {
-                wrong.push(format!("{} page {}: separator should be {expected}", path.display(), index + 1));
+    for deliveries in sets {
+        for entry in std::fs::read_dir(deliveries.join("truth")).unwrap() {
+            let path = entry.unwrap().path();
+            if !path.file_name().unwrap().to_string_lossy().starts_with("SSN-") {
+                continue;
             }
-            separators += usize::from(expected);
+            let truth: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+            if truth["expected_outcome"] == "rejected" || truth["packaging"] != "dir" {
+                continue;
+            }
+            let batch = deliveries.join("batches").join(truth["batch_id"].as_str().unwrap()).join("data");
+            for page in
+                truth["documents"].as_array().unwrap().iter().flat_map(|document| document["pages"].as_array().unwrap())
+            {
+                let path = batch.join(page["file"].as_str().unwrap());
+                let index = page["file_page"].as_u64().unwrap() as usize - 1;
+                let decoded = decode_page(&path, index, &Limits::default()).unwrap();
+                let expected = page["separator"] == true;
+                if is_separator(&decoded.gray) != expected {
+                    wrong.push(format!("{} page {}: separator should be {expected}", path.display(), index + 1));
+                }
+                separators += usize::from(expected);
+            }
         }
     }
     assert!(separators > 0, "the fixtures hold separator sheets");
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
-/// G4 and JPEG pages come out as their stored bytes; pages that need
-/// decoding say so with `None`.
+/// A separator sheet stored sideways or upside down is still found.
 #[test]
-fn stored_streams_are_offered_for_embedding_unchanged() {
-    use scan2dms_imaging::embed::{EncodedPage, encoded_page};
-    let limits = Limits::default();
-    match encoded_page(&fixture("g4-300dpi.tif"), 0, &limits).unwrap() {
-        Some(EncodedPage::CcittG4 { bands, width, height, .. }) => {
-            let decoded = decode_page(&fixture("g4-300dpi.tif"), 0, &limits).unwrap();
-            assert_eq!((width, height), decoded.gray.dimensions());
-            assert_eq!(bands.iter().map(|band| band.rows).sum::<u32>(), height);
-            assert!(bands.iter().all(|band| !band.data.is_empty()));
-        }
-        other => panic!("g4 tiff: {other:?}"),
-    }
-    let jpeg = std::fs::read(fixture("gray-200dpi.jpg")).unwrap();
-    match encoded_page(&fixture("gray-200dpi.jpg"), 0, &limits).unwrap() {
-        Some(EncodedPage::Jpeg { data, components: 1, .. }) => assert_eq!(data, jpeg),
-        other => panic!("jpeg: {other:?}"),
-    }
-    assert!(matches!(encoded_page(&fixture("g4-3pages.pdf"), 2, &limits).unwrap(), Some(EncodedPage::CcittG4 { .. })));
-    assert!(matches!(encoded_page(&fixture("dct-200dpi.pdf"), 0, &limits).unwrap(), Some(EncodedPage::Jpeg { .. })));
-    assert_eq!(encoded_page(&fixture("lzw.tif"), 0, &limits).unwrap(), None);
-    assert_eq!(encoded_page(&fixture("bitonal.png"), 0, &limits).unwrap(), None);
+fn separator_sheets_are_found_in_every_orientation() {
+    use scan2dms_imaging::separator::is_separator;
+    let deliveries = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/deliveries");
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(deliveries.join("truth/SSN-0007-002.json")).unwrap()).unwrap();
+    let page = truth["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|document| document["pages"].as_array().unwrap())
+        .find(|page| page["separator"] == true)
+        .expect("the rough fixture batch has separator sheets");
+    let path = deliveries.join("batches/SSN-0007-002/data").join(page["file"].as_str().unwrap());
+    let gray = decode_page(&path, page["file_page"].as_u64().unwrap() as usize - 1, &Limits::default()).unwrap().gray;
+    assert!(is_separator(&gray));
+    assert!(is_separator(&image::imageops::rotate90(&gray)));
+    assert!(is_separator(&image::imageops::rotate180(&gray)));
+    assert!(is_separator(&image::imageops::rotate270(&gray)));
 }
