@@ -221,19 +221,7 @@ pub fn validate_delivery(
         }
     }
 
-    let payload = bag
-        .payload_files
-        .iter()
-        .map(|file| PayloadEntry {
-            path: file.path.clone(),
-            bytes: file.bytes,
-            sha256: file
-                .digests
-                .iter()
-                .find(|(algorithm, _)| *algorithm == scan2dms_bagit::Algorithm::Sha256)
-                .map(|(_, digest)| digest.clone()),
-        })
-        .collect();
+    let payload = payload_with_sha256(bag_dir, &bag, options.threads)?;
     Ok(Validation {
         report: AcceptanceReport::new(batch_id, reasons, warnings),
         profile,
@@ -242,6 +230,41 @@ pub fn validate_delivery(
         payload,
         notes,
     })
+}
+
+/// Every payload file with its SHA-256: from the bag's sha256 manifest when
+/// it has one, computed here otherwise (a sha512-only bag), because the
+/// e-files' provenance names each source by its SHA-256.
+fn payload_with_sha256(
+    bag_dir: &Path,
+    bag: &BagReport,
+    threads: Option<usize>,
+) -> Result<Vec<PayloadEntry>, ValidationError> {
+    use scan2dms_bagit::Algorithm;
+    let entry = |file: &scan2dms_bagit::PayloadFile| -> Result<PayloadEntry, ValidationError> {
+        let known = file
+            .digests
+            .iter()
+            .find(|(algorithm, _)| *algorithm == Algorithm::Sha256)
+            .map(|(_, digest)| digest.clone());
+        let sha256 = match known {
+            Some(digest) => Some(digest),
+            // An unreadable file is already a reason; it has no digest.
+            None if file.digests.is_empty() => None,
+            None => {
+                let path = bag_dir.join(&file.path);
+                let (_, digests) = scan2dms_bagit::digest_file(&path, &[Algorithm::Sha256])
+                    .map_err(|source| ValidationError::Io { path: path.clone(), source })?;
+                digests.into_iter().next().map(|(_, digest)| digest)
+            }
+        };
+        Ok(PayloadEntry { path: file.path.clone(), bytes: file.bytes, sha256 })
+    };
+    let run = || bag.payload_files.par_iter().map(entry).collect::<Result<Vec<_>, _>>();
+    match threads.and_then(|threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()) {
+        Some(pool) => pool.install(run),
+        None => run(),
+    }
 }
 
 fn add_bag_findings(bag: &BagReport, reasons: &mut Vec<Finding<ReasonCode>>) {

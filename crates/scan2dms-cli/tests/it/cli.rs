@@ -2,7 +2,7 @@
 
 use expect_test::expect;
 
-use crate::{fixture_deliveries, prepared, run_ok, scan2dms};
+use crate::{fixture_deliveries, keep_only, prepared, run_ok, scan2dms};
 
 fn batch(id: &str) -> std::path::PathBuf {
     fixture_deliveries().join("batches").join(id)
@@ -147,13 +147,7 @@ fn a_rejected_batch_can_be_validated_again_after_its_order_arrives() {
 #[test]
 fn status_counts_batches_and_order_progress() {
     let (_dir, data_dir, inbox) = prepared(&fixture_deliveries());
-    for entry in std::fs::read_dir(&inbox).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if !["SSN-0007-001", "SSN-0007-014"].contains(&name.as_str()) {
-            if path.is_dir() { std::fs::remove_dir_all(&path).unwrap() } else { std::fs::remove_file(&path).unwrap() }
-        }
-    }
+    keep_only(&inbox, &["SSN-0007-001", "SSN-0007-014"]);
     run_ok(scan2dms(&data_dir).args(["run", "--once", "--stages", "validate", "--inbox"]).arg(&inbox));
     let status = run_ok(scan2dms(&data_dir).args(["status", "--json"]));
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
@@ -166,10 +160,7 @@ fn status_counts_batches_and_order_progress() {
 #[test]
 fn a_tar_delivery_is_unpacked_and_accepted() {
     let (dir, data_dir, inbox) = prepared(&fixture_deliveries());
-    for entry in std::fs::read_dir(&inbox).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() { std::fs::remove_dir_all(&path).unwrap() } else { std::fs::remove_file(&path).unwrap() }
-    }
+    keep_only(&inbox, &[]);
     let tar = dir.path().join("SSN-0007-001.tar");
     let status = std::process::Command::new("tar")
         .arg("-cf")

@@ -10,7 +10,7 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::{fixture_deliveries, prepared, run_ok, scan2dms};
+use crate::{fixture_deliveries, keep_only, prepared, run_ok, scan2dms};
 
 #[test]
 fn sigkill_during_run_loses_no_batch_and_registers_none_twice() {
@@ -80,10 +80,7 @@ fn a_delivery_moved_but_not_registered_before_a_crash_is_registered_on_restart()
     let source = data_dir.join("batches/SSN-0007-001/source");
     std::fs::create_dir_all(&source).unwrap();
     std::fs::rename(inbox.join("SSN-0007-001"), source.join("SSN-0007-001")).unwrap();
-    for entry in std::fs::read_dir(&inbox).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() { std::fs::remove_dir_all(&path).unwrap() } else { std::fs::remove_file(&path).unwrap() }
-    }
+    keep_only(&inbox, &[]);
     run_ok(scan2dms(&data_dir).args(["run", "--once", "--stages", "validate", "--inbox"]).arg(&inbox));
     let output = run_ok(scan2dms(&data_dir).args(["batches", "--json"]));
     let batches: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();

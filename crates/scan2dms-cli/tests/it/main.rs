@@ -57,6 +57,17 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// Removes every inbox entry but the named ones.
+pub fn keep_only(inbox: &Path, names: &[&str]) {
+    for entry in std::fs::read_dir(inbox).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !names.contains(&name.as_str()) {
+            if path.is_dir() { std::fs::remove_dir_all(&path).unwrap() } else { std::fs::remove_file(&path).unwrap() }
+        }
+    }
+}
+
 /// A data directory with the deliveries' orders imported and their batches
 /// in an inbox.
 pub fn prepared(deliveries: &Path) -> (tempfile::TempDir, PathBuf, PathBuf) {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::{fixture_deliveries, prepared, run_ok, scan2dms};
+use crate::{fixture_deliveries, keep_only, prepared, run_ok, scan2dms};
 
 /// Accepted fixture batches that exercise the stages: G4 pages numbered by
 /// index.csv, a rough JPEG batch split by separator sheets (rotated, blank
@@ -85,13 +85,7 @@ fn finding_keys(findings: &Value, codes: &[&str]) -> BTreeSet<(String, String, u
 #[test]
 fn accepted_batches_become_documents_and_pdfa_efiles_that_read_like_the_truth() {
     let (_dir, data_dir, inbox) = prepared(&fixture_deliveries());
-    for entry in std::fs::read_dir(&inbox).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if !BATCHES.contains(&name.as_str()) {
-            if path.is_dir() { std::fs::remove_dir_all(&path).unwrap() } else { std::fs::remove_file(&path).unwrap() }
-        }
-    }
+    keep_only(&inbox, &BATCHES);
     run_ok(scan2dms(&data_dir).args(["run", "--once", "--inbox"]).arg(&inbox));
 
     let mut problems = Vec::new();
