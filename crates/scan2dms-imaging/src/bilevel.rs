@@ -108,7 +108,7 @@ mod unpack_tests {
         let one_bit = unpack_rows(&[0b1010_0000, 0b1100_0000, 0xFF, 0x00], 10, 2, 1).unwrap();
         assert_eq!(one_bit.as_raw()[..10], [255, 0, 255, 0, 0, 0, 0, 0, 255, 255]);
         assert_eq!(one_bit.as_raw()[10..], [255, 255, 255, 255, 255, 255, 255, 255, 0, 0]);
-        let two_bit = unpack_rows(&[0b00_01_10_11, 0b11_00_0000], 6, 1, 2).unwrap();
+        let two_bit = unpack_rows(&[0b00_01_10_11, 0b1100_0000], 6, 1, 2).unwrap();
         assert_eq!(two_bit.as_raw(), &[0, 85, 170, 255, 255, 0]);
         let four_bit = unpack_rows(&[0x0F, 0x80], 3, 1, 4).unwrap();
         assert_eq!(four_bit.as_raw(), &[0, 255, 136]);
