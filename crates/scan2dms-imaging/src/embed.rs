@@ -53,3 +53,31 @@ pub fn encoded_page(path: &Path, page_index: usize, limits: &Limits) -> Result<O
         Format::Png => Ok(None),
     }
 }
+
+/// The page's pixels in colour, for a colour page that cannot be embedded
+/// as stored (PNG, or a TIFF with RGB samples), so the e-file keeps its
+/// colour losslessly. `None` for gray and bitonal pages and for formats
+/// without a colour path here (their colour pages are JPEG, which is
+/// embedded as stored).
+pub fn colour_pixels(path: &Path, page_index: usize, limits: &Limits) -> Result<Option<image::RgbImage>, ImageError> {
+    let info = crate::probe(path, limits)?;
+    let Some(page) = info.pages.get(page_index) else {
+        return Err(ImageError::PageOutOfRange { page_index, page_count: info.pages.len() });
+    };
+    if page.color != ColorKind::Rgb {
+        return Ok(None);
+    }
+    match info.format {
+        Format::Png => {
+            let file = crate::open(path)?;
+            let mut reader = image::ImageReader::with_format(std::io::BufReader::new(file), image::ImageFormat::Png);
+            reader.limits(crate::raster::image_limits(limits));
+            let decoded = crate::guard_panics(path, || {
+                reader.decode().map_err(|error| crate::malformed(path, format_args!("png: {error}")))
+            })?;
+            Ok(Some(decoded.into_rgb8()))
+        }
+        Format::Tiff => crate::guard_panics(path, || crate::tiff_file::rgb_page(path, page_index, limits)),
+        Format::Jpeg | Format::Pdf => Ok(None),
+    }
+}

@@ -265,7 +265,7 @@ pub(crate) fn check_pixels(width: u32, height: u32, limits: &Limits) -> Result<(
 /// rest of the batch) down with it. `catch_unwind` is safe code; nothing
 /// observable leaks out of the closure except its result, so asserting unwind
 /// safety is sound here.
-fn guard_panics<T>(path: &Path, work: impl FnOnce() -> Result<T, ImageError>) -> Result<T, ImageError> {
+pub(crate) fn guard_panics<T>(path: &Path, work: impl FnOnce() -> Result<T, ImageError>) -> Result<T, ImageError> {
     match catch_unwind(AssertUnwindSafe(work)) {
         Ok(result) => result,
         Err(payload) => {

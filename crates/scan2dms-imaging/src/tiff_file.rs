@@ -360,3 +360,30 @@ pub(crate) fn g4_bands(path: &Path, page_index: usize) -> Result<Option<crate::e
         encoded_byte_align: false,
     }))
 }
+
+/// An 8-bit RGB (or RGBA, alpha dropped) page as RGB pixels; `None` for any
+/// other sample layout.
+pub(crate) fn rgb_page(path: &Path, page_index: usize, limits: &Limits) -> Result<Option<image::RgbImage>, ImageError> {
+    let mut decoder = open_decoder(path)?;
+    for index in 0..page_index {
+        if !decoder.more_images() {
+            return Err(ImageError::PageOutOfRange { page_index, page_count: index + 1 });
+        }
+        decoder.next_image().map_err(|error| tiff_error(path, index + 1, error))?;
+    }
+    let (width, height) = decoder.dimensions().map_err(|error| tiff_error(path, page_index, error))?;
+    check_pixels(width, height, limits)?;
+    let samples = match decoder.colortype().map_err(|error| tiff_error(path, page_index, error))? {
+        ColorType::RGB(8) => 3,
+        ColorType::RGBA(8) => 4,
+        _ => return Ok(None),
+    };
+    let mut tiff_limits = tiff::decoder::Limits::default();
+    tiff_limits.decoding_buffer_size = usize::try_from(limits.max_pixels.saturating_mul(4)).unwrap_or(usize::MAX);
+    decoder = decoder.with_limits(tiff_limits);
+    let DecodingResult::U8(data) = decoder.read_image().map_err(|error| tiff_error(path, page_index, error))? else {
+        return Ok(None);
+    };
+    let pixels: Vec<u8> = data.chunks_exact(samples).flat_map(|pixel| pixel[..3].iter().copied()).collect();
+    Ok(image::RgbImage::from_raw(width, height, pixels))
+}

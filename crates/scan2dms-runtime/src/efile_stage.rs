@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use rayon::prelude::*;
 use scan2dms_core::{Event, StageOutcome, step};
 use scan2dms_efile::{EfilePage, PageImage, Provenance, RawColor, SourceFile, TextWord, write_efile_to_vec};
-use scan2dms_imaging::embed::{EncodedPage, encoded_page};
+use scan2dms_imaging::embed::{EncodedPage, colour_pixels, encoded_page};
 use scan2dms_store::{BatchRow, DocumentRecord, EfileRecord, PageRecord};
 
 use crate::ocr_stage::{bag_root, read_words};
@@ -120,7 +120,7 @@ fn write_document(
 }
 
 /// The stored image when it can be embedded unchanged, else the decoded
-/// samples (lossless).
+/// samples (lossless): colour pages in colour, bitonal pages as 1 bit.
 fn page_image(
     path: &std::path::Path,
     page_index: usize,
@@ -150,6 +150,10 @@ fn page_image(
             }
         }
         None => {}
+    }
+    if let Some(colour) = colour_pixels(path, page_index, limits).map_err(|error| error.to_string())? {
+        let (width, height) = colour.dimensions();
+        return Ok(PageImage::Raw { pixels: colour.into_raw(), width, height, color: RawColor::Rgb8 });
     }
     let decoded = scan2dms_imaging::decode_page(path, page_index, limits).map_err(|error| error.to_string())?;
     let (width, height) = decoded.gray.dimensions();

@@ -474,3 +474,27 @@ fn separator_sheets_are_found_in_every_orientation() {
     assert!(is_separator(&image::imageops::rotate180(&gray)));
     assert!(is_separator(&image::imageops::rotate270(&gray)));
 }
+
+/// Colour pages that have no stored stream to embed come back in colour,
+/// not gray.
+#[test]
+fn colour_png_and_tiff_pages_keep_their_colour() {
+    use scan2dms_imaging::embed::colour_pixels;
+    let dir = tempfile::tempdir().unwrap();
+    let mut page = image::RgbImage::from_pixel(40, 30, image::Rgb([250, 250, 245]));
+    page.put_pixel(5, 5, image::Rgb([200, 20, 30])); // a red stamp
+    let png = dir.path().join("colour.png");
+    page.save(&png).unwrap();
+    let tif = dir.path().join("colour.tif");
+    let file = std::fs::File::create(&tif).unwrap();
+    tiff::encoder::TiffEncoder::new(file)
+        .unwrap()
+        .write_image::<tiff::encoder::colortype::RGB8>(40, 30, page.as_raw())
+        .unwrap();
+    for path in [&png, &tif] {
+        let colour = colour_pixels(path, 0, &Limits::default()).unwrap().expect("a colour page");
+        assert_eq!(colour, page, "{}", path.display());
+    }
+    assert_eq!(colour_pixels(&fixture("bitonal.png"), 0, &Limits::default()).unwrap(), None);
+    assert_eq!(colour_pixels(&fixture("lzw.tif"), 0, &Limits::default()).unwrap(), None);
+}
