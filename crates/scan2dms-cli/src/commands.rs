@@ -8,10 +8,9 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, bail};
 use scan2dms_config::{PipelineConfig, StoreConfig};
 use scan2dms_core::{BatchState, Event, Stage};
-use scan2dms_delivery::archive::{self, ArchiveLimits};
 use scan2dms_delivery::{DirectoryOrderBook, OrderBook, read_order_list, validate_delivery};
 use scan2dms_model::{AcceptanceReport, Finding, ReasonCode};
-use scan2dms_runtime::{Pipeline, RunOptions, StoreOrderBook, now_ms, validate_options};
+use scan2dms_runtime::{Pipeline, RunOptions, StoreOrderBook, now_ms, unpack_archive, validate_options};
 use scan2dms_store::{NewOrder, NewOrderRecord, SqliteStore, StateStore};
 
 use crate::output::{self, ProgressObserver};
@@ -162,19 +161,7 @@ fn unpack_for_check(
     if metadata.is_dir() {
         return Ok(Ok(path.to_owned()));
     }
-    let limits = ArchiveLimits {
-        max_total_bytes: config.limits.max_archive_bytes,
-        max_entries: config.limits.max_archive_entries,
-        max_compression_ratio: config.limits.max_compression_ratio,
-    };
-    let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-    match archive::extract(path, into, &limits) {
-        Ok(extracted) => Ok(Ok(extracted.bag_root)),
-        Err(error) => match error.reason_code() {
-            Some(code) => Ok(Err(Finding::new(code, error.to_string()).file(name))),
-            None => Err(error).with_context(|| format!("cannot unpack {}", path.display())),
-        },
-    }
+    unpack_archive(config, path, into).map_err(anyhow::Error::msg)
 }
 
 fn bag_validate(config: &PipelineConfig, path: &Path, json: bool) -> anyhow::Result<ExitCode> {

@@ -320,20 +320,21 @@ pub fn documents(store: &dyn StateStore, batch_id: Option<&str>, json: bool) -> 
         anyhow::bail!("batch {batch_id} is not registered");
     }
     let documents = store.documents(batch_id)?;
-    let mut pages_by_batch = std::collections::HashMap::new();
+    // Pages of each batch, by record and page number, read once per batch.
+    let mut pages_by_batch: std::collections::HashMap<
+        String,
+        std::collections::HashMap<(String, u32), scan2dms_store::PageRecord>,
+    > = std::collections::HashMap::new();
     let mut list = Vec::with_capacity(documents.len());
     for document in documents {
-        let pages = match pages_by_batch.entry(document.batch_id.clone()) {
-            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
-            std::collections::hash_map::Entry::Vacant(entry) => entry.insert(store.pages(&document.batch_id)?),
-        };
-        let document_pages: Vec<&scan2dms_store::PageRecord> = document
-            .page_nos
-            .iter()
-            .filter_map(|page_no| {
-                pages.iter().find(|page| page.record_id == document.record_id && page.page_no == *page_no)
-            })
-            .collect();
+        if !pages_by_batch.contains_key(&document.batch_id) {
+            let pages = store.pages(&document.batch_id)?;
+            let by_key = pages.into_iter().map(|page| ((page.record_id.clone(), page.page_no), page)).collect();
+            pages_by_batch.insert(document.batch_id.clone(), by_key);
+        }
+        let pages = &pages_by_batch[&document.batch_id];
+        let document_pages: Vec<&scan2dms_store::PageRecord> =
+            document.page_nos.iter().filter_map(|page_no| pages.get(&(document.record_id.clone(), *page_no))).collect();
         let text = document_pages
             .iter()
             .map(|page| page.result.as_ref().map_or("", |result| result.text.as_str()))

@@ -260,10 +260,14 @@ fn payload_with_sha256(
         };
         Ok(PayloadEntry { path: file.path.clone(), bytes: file.bytes, sha256 })
     };
-    let run = || bag.payload_files.par_iter().map(entry).collect::<Result<Vec<_>, _>>();
+    with_threads(threads, || bag.payload_files.par_iter().map(entry).collect::<Result<Vec<_>, _>>())
+}
+
+/// Runs `work` on a pool of `threads` threads, or on rayon's global pool.
+fn with_threads<T: Send>(threads: Option<usize>, work: impl FnOnce() -> T + Send) -> T {
     match threads.and_then(|threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()) {
-        Some(pool) => pool.install(run),
-        None => run(),
+        Some(pool) => pool.install(work),
+        None => work(),
     }
 }
 
@@ -513,11 +517,7 @@ fn check_images(
         (reasons, warnings)
     };
     let run = || files.par_iter().map(check_file).collect::<Vec<_>>();
-    let results =
-        match options.threads.and_then(|threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()) {
-            Some(pool) => pool.install(run),
-            None => run(),
-        };
+    let results = with_threads(options.threads, run);
     for (file_reasons, file_warnings) in results {
         reasons.extend(file_reasons);
         warnings.extend(file_warnings);

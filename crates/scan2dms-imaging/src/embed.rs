@@ -33,8 +33,13 @@ pub struct CcittBand {
 }
 
 /// The page's stored stream when it can be embedded unchanged, else `None`.
-pub fn encoded_page(path: &Path, page_index: usize, limits: &Limits) -> Result<Option<EncodedPage>, ImageError> {
-    let info = crate::probe(path, limits)?;
+/// `info` is the file's [`crate::probe`], which callers usually have.
+pub fn encoded_page(
+    path: &Path,
+    info: &crate::FileInfo,
+    page_index: usize,
+    limits: &Limits,
+) -> Result<Option<EncodedPage>, ImageError> {
     let Some(page) = info.pages.get(page_index) else {
         return Err(ImageError::PageOutOfRange { page_index, page_count: info.pages.len() });
     };
@@ -59,8 +64,12 @@ pub fn encoded_page(path: &Path, page_index: usize, limits: &Limits) -> Result<O
 /// colour losslessly. `None` for gray and bitonal pages and for formats
 /// without a colour path here (their colour pages are JPEG, which is
 /// embedded as stored).
-pub fn colour_pixels(path: &Path, page_index: usize, limits: &Limits) -> Result<Option<image::RgbImage>, ImageError> {
-    let info = crate::probe(path, limits)?;
+pub fn colour_pixels(
+    path: &Path,
+    info: &crate::FileInfo,
+    page_index: usize,
+    limits: &Limits,
+) -> Result<Option<image::RgbImage>, ImageError> {
     let Some(page) = info.pages.get(page_index) else {
         return Err(ImageError::PageOutOfRange { page_index, page_count: info.pages.len() });
     };

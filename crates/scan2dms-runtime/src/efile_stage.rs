@@ -126,7 +126,8 @@ fn page_image(
     page_index: usize,
     limits: &scan2dms_imaging::Limits,
 ) -> Result<PageImage, String> {
-    match encoded_page(path, page_index, limits).map_err(|error| error.to_string())? {
+    let info = scan2dms_imaging::probe(path, limits).map_err(|error| error.to_string())?;
+    match encoded_page(path, &info, page_index, limits).map_err(|error| error.to_string())? {
         Some(EncodedPage::Jpeg { data, width, height, components }) => {
             return Ok(PageImage::Jpeg { data, width, height, components });
         }
@@ -151,7 +152,7 @@ fn page_image(
         }
         None => {}
     }
-    if let Some(colour) = colour_pixels(path, page_index, limits).map_err(|error| error.to_string())? {
+    if let Some(colour) = colour_pixels(path, &info, page_index, limits).map_err(|error| error.to_string())? {
         let (width, height) = colour.dimensions();
         return Ok(PageImage::Raw { pixels: colour.into_raw(), width, height, color: RawColor::Rgb8 });
     }

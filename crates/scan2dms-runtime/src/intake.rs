@@ -242,8 +242,8 @@ fn is_ignored(path: &Path) -> bool {
 fn move_entry(from: &Path, to: &Path) -> std::io::Result<()> {
     match std::fs::rename(from, to) {
         Ok(()) => Ok(()),
-        Err(error) if error.raw_os_error() == Some(18) => {
-            // EXDEV: copy under a temporary name, then rename, so the target
+        Err(error) if error.kind() == std::io::ErrorKind::CrossesDevices => {
+            // Copy under a temporary name, then rename, so the target
             // never holds a half copy.
             let temporary = to.with_extension("copying");
             copy_tree(from, &temporary)?;

@@ -28,7 +28,7 @@ use scan2dms_store::{BatchRow, NewEvent, StateStore, StoreError};
 
 pub use intake::{Intake, IntakeOutcome};
 pub use orderbook::StoreOrderBook;
-pub use validate_stage::validate_options;
+pub use validate_stage::{unpack_archive, validate_options};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -41,6 +41,8 @@ pub enum RuntimeError {
     Store(#[from] StoreError),
     #[error("{action} {}: {source}", path.display())]
     Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("batch {batch_id}: {source}")]
+    InvalidTransition { batch_id: String, source: scan2dms_core::InvalidTransition },
 }
 
 /// What happened, for whoever watches a run (progress bars, log lines).
@@ -260,16 +262,8 @@ impl Pipeline {
     /// Effects other than running a stage are carried out here.
     pub fn apply(&self, row: &BatchRow, event: &Event) -> Result<Batch, RuntimeError> {
         let now = now_ms();
-        let (next, effects) = match step(&row.batch, now, event, &self.config.retry) {
-            Ok(transition) => transition,
-            Err(invalid) => {
-                return Err(RuntimeError::Store(StoreError::Conflict {
-                    batch_id: row.batch_id.clone(),
-                    expected: "a state that allows the event".to_owned(),
-                    found: invalid.to_string(),
-                }));
-            }
-        };
+        let (next, effects) = step(&row.batch, now, event, &self.config.retry)
+            .map_err(|source| RuntimeError::InvalidTransition { batch_id: row.batch_id.clone(), source })?;
         let (kind, detail) = event_log_entry(event, &next);
         self.store.transition(&row.batch_id, &row.batch, &next, &NewEvent::batch(&row.batch_id, kind, detail), now)?;
         for effect in effects {

@@ -8,10 +8,9 @@ use scan2dms_core::{Event, StageOutcome, step};
 use scan2dms_delivery::archive::{self, ArchiveLimits};
 use scan2dms_delivery::{ImageCheck, ValidateOptions, Validation, validate_delivery};
 use scan2dms_model::{AcceptanceReport, Finding, ReasonCode};
-use scan2dms_store::{ClaimOutcome, DeliveredRecord, PageRecord, StoreError, ValidationResult};
+use scan2dms_store::{BatchRow, ClaimOutcome, DeliveredRecord, PageRecord, StoreError, ValidationResult};
 
 use crate::{Note, Observer, Pipeline, StoreOrderBook, now_ms};
-use scan2dms_store::BatchRow;
 
 /// Validation options from the pipeline configuration.
 pub fn validate_options(config: &PipelineConfig) -> ValidateOptions {
@@ -118,17 +117,31 @@ fn unpack(pipeline: &Pipeline, batch_id: &str, source: &Path) -> Result<Unpacked
         std::fs::remove_dir_all(&dest).map_err(|error| format!("cannot clear {}: {error}", dest.display()))?;
     }
     std::fs::create_dir_all(&dest).map_err(|error| format!("cannot create {}: {error}", dest.display()))?;
+    unpack_archive(&pipeline.config, source, &dest).map(|unpacked| match unpacked {
+        Ok(bag_root) => Unpacked::Bag(bag_root),
+        Err(reason) => Unpacked::Refused(reason),
+    })
+}
+
+/// Unpacks an archive delivery into `dest` within the configured limits:
+/// the bag root, or the reason the contractor's archive is refused. `Err` is
+/// our own failure (disk, permissions), which leaves the batch retryable.
+pub fn unpack_archive(
+    config: &PipelineConfig,
+    archive_path: &Path,
+    dest: &Path,
+) -> Result<Result<PathBuf, Finding<ReasonCode>>, String> {
     let limits = ArchiveLimits {
-        max_total_bytes: pipeline.config.limits.max_archive_bytes,
-        max_entries: pipeline.config.limits.max_archive_entries,
-        max_compression_ratio: pipeline.config.limits.max_compression_ratio,
+        max_total_bytes: config.limits.max_archive_bytes,
+        max_entries: config.limits.max_archive_entries,
+        max_compression_ratio: config.limits.max_compression_ratio,
     };
-    let name = source.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-    match archive::extract(source, &dest, &limits) {
-        Ok(extracted) => Ok(Unpacked::Bag(extracted.bag_root)),
+    let name = archive_path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    match archive::extract(archive_path, dest, &limits) {
+        Ok(extracted) => Ok(Ok(extracted.bag_root)),
         Err(error) => match error.reason_code() {
-            Some(code) => Ok(Unpacked::Refused(Finding::new(code, error.to_string()).file(name))),
-            None => Err(format!("cannot unpack {name}: {error}; the batch stays retryable")),
+            Some(code) => Ok(Err(Finding::new(code, error.to_string()).file(name))),
+            None => Err(format!("cannot unpack {name}: {error}")),
         },
     }
 }

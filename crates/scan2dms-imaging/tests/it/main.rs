@@ -492,9 +492,29 @@ fn colour_png_and_tiff_pages_keep_their_colour() {
         .write_image::<tiff::encoder::colortype::RGB8>(40, 30, page.as_raw())
         .unwrap();
     for path in [&png, &tif] {
-        let colour = colour_pixels(path, 0, &Limits::default()).unwrap().expect("a colour page");
+        let colour = colour_pixels(path, &probe(path, &Limits::default()).unwrap(), 0, &Limits::default())
+            .unwrap()
+            .expect("a colour page");
         assert_eq!(colour, page, "{}", path.display());
     }
-    assert_eq!(colour_pixels(&fixture("bitonal.png"), 0, &Limits::default()).unwrap(), None);
-    assert_eq!(colour_pixels(&fixture("lzw.tif"), 0, &Limits::default()).unwrap(), None);
+    assert_eq!(
+        colour_pixels(
+            &fixture("bitonal.png"),
+            &probe(&fixture("bitonal.png"), &Limits::default()).unwrap(),
+            0,
+            &Limits::default()
+        )
+        .unwrap(),
+        None
+    );
+    assert_eq!(
+        colour_pixels(
+            &fixture("lzw.tif"),
+            &probe(&fixture("lzw.tif"), &Limits::default()).unwrap(),
+            0,
+            &Limits::default()
+        )
+        .unwrap(),
+        None
+    );
 }
