@@ -1,12 +1,12 @@
 //! The workers of scan2dms: they take deliveries from the inbox, drive each
 //! batch through its stages and carry out what the state machine asks for.
 //!
-//! The loop is deliberately plain: one pass takes what is ready in the
-//! inbox, then runs the oldest runnable stage of one batch, and repeats.
+//! The loop is deliberately plain: the calling thread takes what is ready
+//! in the inbox; a few stage slots each claim the oldest runnable stage of a
+//! batch, run it, and repeat, all putting their CPU work on one rayon pool.
 //! Every step is a compare-and-set transition in the store, so a crash at any
 //! point leaves each batch either before or after a step, never between;
-//! [`Pipeline::recover`] resumes from there. CPU-heavy work inside a stage
-//! (hashing, decoding) runs on rayon.
+//! [`Pipeline::recover`] resumes from there.
 //!
 //! Stages this build runs: validate, ocr, efile. Batches then wait in
 //! `push_pending` for the DMS stages, which arrive with the next milestone.
@@ -19,7 +19,8 @@ mod validate_stage;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use scan2dms_config::PipelineConfig;
@@ -163,54 +164,162 @@ impl Pipeline {
         Ok(())
     }
 
+    /// How many stages run at once: one per pool thread, and at least two,
+    /// so one batch's validation (mostly reading and hashing) overlaps
+    /// another's OCR, and the tail of one batch's pages is filled with the
+    /// next batch's instead of leaving a core idle.
+    pub fn stage_slots(&self) -> usize {
+        self.cpu_pool().current_num_threads().max(2)
+    }
+
     /// Runs until `shutdown` is set, or with `once` until nothing is left.
+    ///
+    /// The calling thread takes deliveries from the inbox; [`stage_slots`]
+    /// threads each claim the oldest runnable stage and run it, all of them
+    /// putting their CPU work on the one pool. Batches wait between stages in
+    /// the store (`<stage>_pending`), so the queue between two stages is
+    /// bounded by the slots: at most that many batches are in work at once,
+    /// and at most one page per pool thread is decoded in memory.
+    ///
+    /// [`stage_slots`]: Pipeline::stage_slots
     pub fn run(
         &self,
         options: &RunOptions,
         shutdown: &AtomicBool,
         observer: &dyn Observer,
     ) -> Result<RunSummary, RuntimeError> {
-        let mut summary = RunSummary::default();
         self.recover(observer)?;
-        let mut intake = Intake::new(self);
-        loop {
-            if shutdown.load(Ordering::SeqCst) {
-                break;
-            }
-            let settle =
-                if options.once { Duration::ZERO } else { Duration::from_secs(self.config.intake.settle_secs) };
-            let taken = intake.poll(&options.inbox_dir, settle, observer)?;
-            for outcome in &taken {
-                match outcome {
-                    IntakeOutcome::Registered(_) => summary.registered += 1,
-                    IntakeOutcome::Refused { .. } => summary.refused += 1,
+        let scheduler = Scheduler::default();
+        let slots = self.stage_slots();
+        std::thread::scope(|scope| {
+            for index in 0..slots {
+                let scheduler = &scheduler;
+                let spawned = std::thread::Builder::new()
+                    .name(format!("scan2dms-stage-{index}"))
+                    .spawn_scoped(scope, move || self.stage_slot(options, shutdown, scheduler, observer));
+                if let Err(error) = spawned {
+                    scheduler.fail(RuntimeError::Io {
+                        action: "start stage thread",
+                        path: PathBuf::new(),
+                        source: error,
+                    });
                 }
             }
-            if let Some(row) = self.next_runnable(&options.stages)? {
-                self.run_stage(&row, &mut summary, observer)?;
-                continue;
+            if let Err(error) = self.intake_loop(options, shutdown, &scheduler, observer) {
+                scheduler.fail(error);
             }
-            if options.once && intake.waiting() == 0 && !self.has_waiting_work(&options.stages)? {
-                break;
-            }
-            self.sleep(Duration::from_millis(self.config.intake.poll_interval_ms), shutdown);
+            scheduler.stop();
+        });
+        match scheduler.error.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            Some(error) => Err(error),
+            None => Ok(scheduler.summary.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)),
         }
-        Ok(summary)
     }
 
-    fn sleep(&self, duration: Duration, shutdown: &AtomicBool) {
-        let until = std::time::Instant::now() + duration;
-        while std::time::Instant::now() < until && !shutdown.load(Ordering::SeqCst) {
-            std::thread::park_timeout(Duration::from_millis(50).min(until - std::time::Instant::now()));
+    /// The calling thread of [`Pipeline::run`]: takes deliveries from the
+    /// inbox and, with `once`, decides when everything is done.
+    fn intake_loop(
+        &self,
+        options: &RunOptions,
+        shutdown: &AtomicBool,
+        scheduler: &Scheduler,
+        observer: &dyn Observer,
+    ) -> Result<(), RuntimeError> {
+        let mut intake = Intake::new(self);
+        let settle = if options.once { Duration::ZERO } else { Duration::from_secs(self.config.intake.settle_secs) };
+        let poll = Duration::from_millis(self.config.intake.poll_interval_ms);
+        while !shutdown.load(Ordering::SeqCst) && !scheduler.stopped() {
+            let taken = intake.poll(&options.inbox_dir, settle, observer)?;
+            if !taken.is_empty() {
+                let mut summary = scheduler.summary();
+                for outcome in &taken {
+                    match outcome {
+                        IntakeOutcome::Registered(_) => summary.registered += 1,
+                        IntakeOutcome::Refused { .. } => summary.refused += 1,
+                    }
+                }
+                drop(summary);
+                scheduler.wake_all();
+            }
+            if options.once {
+                // Under the pick lock no slot is between looking and claiming,
+                // so "nothing busy and nothing waiting" is a settled fact.
+                let _picking = scheduler.picking();
+                if intake.waiting() == 0
+                    && scheduler.busy.load(Ordering::SeqCst) == 0
+                    && !self.has_waiting_work(&options.stages)?
+                {
+                    return Ok(());
+                }
+            }
+            scheduler.wait(poll);
+        }
+        Ok(())
+    }
+
+    /// One stage slot: claims the oldest runnable stage, runs it, repeats.
+    fn stage_slot(&self, options: &RunOptions, shutdown: &AtomicBool, scheduler: &Scheduler, observer: &dyn Observer) {
+        let poll = Duration::from_millis(self.config.intake.poll_interval_ms);
+        while !shutdown.load(Ordering::SeqCst) && !scheduler.stopped() {
+            let claimed = {
+                let _picking = scheduler.picking();
+                match self.claim_next(&options.stages) {
+                    Ok(Some(running)) => {
+                        scheduler.busy.fetch_add(1, Ordering::SeqCst);
+                        Some(running)
+                    }
+                    Ok(None) => None,
+                    Err(error) => {
+                        scheduler.fail(error);
+                        return;
+                    }
+                }
+            };
+            let Some(running) = claimed else {
+                scheduler.wait(poll);
+                continue;
+            };
+            let result = self.run_claimed(&running, scheduler, observer);
+            scheduler.busy.fetch_sub(1, Ordering::SeqCst);
+            scheduler.wake_all();
+            if let Err(error) = result {
+                scheduler.fail(error);
+                return;
+            }
         }
     }
 
     /// The oldest batch whose pending stage this worker runs and can run now.
+    ///
+    /// Validations run in the order the deliveries were registered, one at a
+    /// time: whether a record is a `duplicate_record` depends on which batch
+    /// was accepted first, and that must be the one delivered first, even
+    /// when its validation was cut short by a crash and waits for a retry.
     fn next_runnable(&self, stages: &[Stage]) -> Result<Option<BatchRow>, RuntimeError> {
         let now = now_ms();
         let runs = |stage: Stage| has_handler(stage) && stages.contains(&stage);
-        let rows = self.store.batches(None)?;
-        Ok(rows.into_iter().find(|row| row.batch.is_runnable(now) && row.batch.state.stage().is_some_and(runs)))
+        let mut earlier_validation_open = false;
+        for row in self.store.batches(None)? {
+            let validating =
+                matches!(row.batch.state, BatchState::Pending(Stage::Validate) | BatchState::Running(Stage::Validate));
+            let waits_for_earlier = validating && earlier_validation_open;
+            earlier_validation_open |= validating;
+            if !waits_for_earlier && row.batch.is_runnable(now) && row.batch.state.stage().is_some_and(runs) {
+                return Ok(Some(row));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Claims the oldest runnable stage: the batch, now running, or `None`
+    /// when there is none (or another worker took it first).
+    fn claim_next(&self, stages: &[Stage]) -> Result<Option<BatchRow>, RuntimeError> {
+        let Some(row) = self.next_runnable(stages)? else { return Ok(None) };
+        match self.apply(&row, &Event::Claimed) {
+            Ok(claimed) => Ok(Some(BatchRow { batch: claimed, ..row })),
+            Err(RuntimeError::Store(StoreError::Conflict { .. })) => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// Pending work this worker does, now or after a back-off.
@@ -223,36 +332,34 @@ impl Pipeline {
             .any(|row| matches!(row.batch.state, BatchState::Pending(stage) if runs(stage))))
     }
 
-    fn run_stage(&self, row: &BatchRow, summary: &mut RunSummary, observer: &dyn Observer) -> Result<(), RuntimeError> {
-        let claimed = match self.apply(row, &Event::Claimed) {
-            Ok(claimed) => claimed,
-            // Another worker took it first; nothing to do.
-            Err(RuntimeError::Store(StoreError::Conflict { .. })) => return Ok(()),
-            Err(error) => return Err(error),
-        };
-        let BatchState::Running(stage) = claimed.state else { return Ok(()) };
-        observer.note(&Note::StageStarted { batch_id: row.batch_id.clone(), stage });
-        let running = BatchRow { batch: claimed, ..row.clone() };
+    fn run_claimed(
+        &self,
+        running: &BatchRow,
+        scheduler: &Scheduler,
+        observer: &dyn Observer,
+    ) -> Result<(), RuntimeError> {
+        let BatchState::Running(stage) = running.batch.state else { return Ok(()) };
+        observer.note(&Note::StageStarted { batch_id: running.batch_id.clone(), stage });
         let result = match stage {
-            Stage::Validate => validate_stage::run(self, &running, observer),
-            Stage::Ocr => ocr_stage::run(self, &running, observer),
-            Stage::Efile => efile_stage::run(self, &running, observer),
+            Stage::Validate => validate_stage::run(self, running, observer),
+            Stage::Ocr => ocr_stage::run(self, running, observer),
+            Stage::Efile => efile_stage::run(self, running, observer),
             other => Err(format!("stage {other} is not available in this build")),
         };
         match result {
-            Ok(StageOutcome::Accepted) => summary.accepted += 1,
-            Ok(StageOutcome::Rejected) => summary.rejected += 1,
+            Ok(StageOutcome::Accepted) => scheduler.summary().accepted += 1,
+            Ok(StageOutcome::Rejected) => scheduler.summary().rejected += 1,
             Ok(StageOutcome::Completed) => {
-                observer.note(&Note::StageDone { batch_id: row.batch_id.clone(), stage });
+                observer.note(&Note::StageDone { batch_id: running.batch_id.clone(), stage });
             }
             Err(error) => {
-                tracing::warn!(batch_id = %row.batch_id, %stage, %error, "stage failed");
-                let next = self.apply(&running, &Event::Failed { error: error.clone() })?;
+                tracing::warn!(batch_id = %running.batch_id, %stage, %error, "stage failed");
+                let next = self.apply(running, &Event::Failed { error: error.clone() })?;
                 let gave_up = matches!(next.state, BatchState::Failed(_));
                 if gave_up {
-                    summary.failed += 1;
+                    scheduler.summary().failed += 1;
                 }
-                observer.note(&Note::StageFailed { batch_id: row.batch_id.clone(), stage, error, gave_up });
+                observer.note(&Note::StageFailed { batch_id: running.batch_id.clone(), stage, error, gave_up });
             }
         }
         Ok(())
@@ -289,5 +396,65 @@ fn event_log_entry(event: &Event, next: &Batch) -> (&'static str, String) {
                 next.state
             ),
         ),
+    }
+}
+
+/// What the threads of one [`Pipeline::run`] share.
+#[derive(Debug, Default)]
+struct Scheduler {
+    /// Held while a slot looks for work and claims it, and while the intake
+    /// thread decides that a `--once` run is over.
+    pick: Mutex<()>,
+    /// Slots running a stage.
+    busy: AtomicUsize,
+    stopped: AtomicBool,
+    summary: Mutex<RunSummary>,
+    /// The first error that ended the run (a store or disk failure).
+    error: Mutex<Option<RuntimeError>>,
+    /// Wakes idle threads when a stage ends or a delivery arrives.
+    changed: Condvar,
+    changed_lock: Mutex<()>,
+}
+
+impl Scheduler {
+    fn picking(&self) -> MutexGuard<'_, ()> {
+        self.pick.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn summary(&self) -> MutexGuard<'_, RunSummary> {
+        self.summary.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.wake_all();
+    }
+
+    fn fail(&self, error: RuntimeError) {
+        let mut first = self.error.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if first.is_none() {
+            *first = Some(error);
+        }
+        drop(first);
+        self.stop();
+    }
+
+    fn wake_all(&self) {
+        let _guard = self.changed_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.changed.notify_all();
+    }
+
+    /// Waits until woken or `timeout` passes (back-offs end, files arrive).
+    fn wait(&self, timeout: Duration) {
+        let guard = self.changed_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.stopped() {
+            return;
+        }
+        // A wake-up lost between the check and the wait costs one timeout.
+        let _ = self.changed.wait_timeout(guard, timeout);
     }
 }

@@ -42,7 +42,11 @@ pub fn run(pipeline: &Pipeline, row: &BatchRow, observer: &dyn Observer) -> Resu
                 );
             }
             let options = validate_options(&pipeline.config);
-            let validation = validate_delivery(&bag_root, &StoreOrderBook(&*pipeline.store), &options)
+            // Hashing and decoding share the pipeline's pool with the OCR of
+            // other batches (unless validation has threads of its own).
+            let validation = pipeline
+                .cpu_pool()
+                .install(|| validate_delivery(&bag_root, &StoreOrderBook(&*pipeline.store), &options))
                 .map_err(|error| error.to_string())?;
             (Some(validation), extra)
         }

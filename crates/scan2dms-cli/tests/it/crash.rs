@@ -64,7 +64,13 @@ fn sigkill_during_run_loses_no_batch_and_registers_none_twice() {
         )
         .unwrap();
         let expected_rejected = truth["expected_outcome"] == "rejected";
-        assert_eq!(batch["state"] == "rejected", expected_rejected, "{batch_id}: {batch}");
+        let report = run_ok(scan2dms(&data_dir).args(["report", batch_id]));
+        assert_eq!(
+            batch["state"] == "rejected",
+            expected_rejected,
+            "{batch_id}: {batch}\n{}",
+            String::from_utf8_lossy(&report.stdout)
+        );
 
         let output = run_ok(scan2dms(&data_dir).args(["events", batch_id, "--json"]));
         let events: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
