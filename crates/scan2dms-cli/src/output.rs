@@ -303,6 +303,9 @@ struct DocumentPageJson {
     blank: bool,
     /// Clockwise degrees the page was turned to make it upright.
     rotation: u16,
+    /// Measured skew in degrees (anticlockwise turn that levels the page),
+    /// undone in the e-file from 0.1° on.
+    skew: Option<f32>,
     separator: bool,
 }
 
@@ -355,6 +358,7 @@ pub fn documents(store: &dyn StateStore, batch_id: Option<&str>, json: bool) -> 
                     confidence: page.result.as_ref().and_then(|result| result.confidence),
                     blank: page.result.as_ref().is_some_and(|result| result.blank),
                     rotation: page.result.as_ref().map_or(0, |result| result.rotation),
+                    skew: page.result.as_ref().and_then(|result| result.skew),
                     separator: page.result.as_ref().is_some_and(|result| result.separator),
                 })
                 .collect(),

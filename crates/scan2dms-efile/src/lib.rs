@@ -94,6 +94,11 @@ pub struct EfilePage {
     /// How far to turn the stored image clockwise so the page is upright:
     /// 0, 90, 180 or 270. Applied in the content matrix, never by re-encoding.
     pub rotate_clockwise_deg: u16,
+    /// How far to turn the upright image anticlockwise about the page centre
+    /// so its lines are level (within ±45°; 0 leaves it as it is). Also
+    /// applied in the content matrix; word boxes stay in the coordinates of
+    /// the image before this turn and are moved with it.
+    pub deskew_deg: f32,
     /// OCR words in reading order.
     pub words: Vec<TextWord>,
 }

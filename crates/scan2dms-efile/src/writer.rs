@@ -214,6 +214,8 @@ struct PageLayout {
     height_pt: f64,
     /// `cm` operands that draw the stored image's unit square upright.
     image_matrix: [f64; 6],
+    /// `cm` operands that then level it: a small turn about the page centre.
+    deskew_matrix: Option<[f64; 6]>,
     lines: Vec<LineLayout>,
 }
 
@@ -250,6 +252,16 @@ fn layout_page(page_no: usize, page: &EfilePage) -> Result<PageLayout, EfileErro
         270 => (h, w, [0.0, w, -h, 0.0, h, 0.0], (height_px, width_px)),
         other => return Err(invalid(format!("rotation {other} is not 0, 90, 180 or 270 degrees"))),
     };
+    if !(page.deskew_deg.is_finite() && page.deskew_deg.abs() <= 45.0) {
+        return Err(invalid(format!("deskew of {}° is not within ±45°", page.deskew_deg)));
+    }
+    let deskew = (page.deskew_deg != 0.0).then(|| f64::from(page.deskew_deg).to_radians());
+    let deskew_matrix = deskew.map(|theta| {
+        // Anticlockwise about (cx, cy) in pdf space (y up).
+        let (sin, cos) = theta.sin_cos();
+        let (cx, cy) = (width_pt / 2.0, height_pt / 2.0);
+        [cos, sin, -sin, cos, cx - cx * cos + cy * sin, cy - cx * sin - cy * cos]
+    });
     for side in [width_pt, height_pt] {
         if !(MIN_PAGE_SIDE..=MAX_PAGE_SIDE).contains(&side) {
             return Err(invalid(format!(
@@ -268,6 +280,10 @@ fn layout_page(page_no: usize, page: &EfilePage) -> Result<PageLayout, EfileErro
             return Err(invalid(format!("word {} has an empty or inverted box {:?}", word_index + 1, word.bbox)));
         }
         let bbox = [left.min(upright_px.0), top.min(upright_px.1), right.min(upright_px.0), bottom.min(upright_px.1)];
+        let bbox = match deskew {
+            Some(theta) => level_box(bbox, theta, upright_px),
+            None => bbox,
+        };
         let text: String = word.text.chars().filter(|c| !c.is_control()).collect();
         if text.trim().is_empty() || bbox[0] >= bbox[2] || bbox[1] >= bbox[3] {
             continue;
@@ -301,13 +317,38 @@ fn layout_page(page_no: usize, page: &EfilePage) -> Result<PageLayout, EfileErro
             LineLayout { font_size, baseline, runs }
         })
         .collect();
-    Ok(PageLayout { width_pt, height_pt, image_matrix, lines })
+    Ok(PageLayout { width_pt, height_pt, image_matrix, deskew_matrix, lines })
+}
+
+/// Where a word's box lands when the page image is turned anticlockwise by
+/// `theta` (radians) about its centre: its centre turns with the page, and
+/// its size becomes that of the level word whose slanted outline the OCR
+/// boxed. Pixel coordinates, y down; clamped to the page.
+fn level_box(bbox: [u32; 4], theta: f64, (width, height): (u32, u32)) -> [u32; 4] {
+    let [left, top, right, bottom] = bbox.map(f64::from);
+    let (cx, cy) = (f64::from(width) / 2.0, f64::from(height) / 2.0);
+    let (dx, dy) = ((left + right) / 2.0 - cx, (top + bottom) / 2.0 - cy);
+    let (sin, cos) = theta.sin_cos();
+    // Turning anticlockwise on screen is clockwise in y-down coordinates.
+    let (x, y) = (cx + dx * cos + dy * sin, cy - dx * sin + dy * cos);
+    let (boxed_w, boxed_h) = (right - left, bottom - top);
+    let (s, c) = (sin.abs(), cos);
+    let denominator = c * c - s * s;
+    let w = ((boxed_w * c - boxed_h * s) / denominator).max(boxed_w / 2.0);
+    let h = ((boxed_h * c - boxed_w * s) / denominator).max(boxed_h / 2.0);
+    let clamp = |value: f64, max: u32| value.round().clamp(0.0, f64::from(max)) as u32;
+    [clamp(x - w / 2.0, width), clamp(y - h / 2.0, height), clamp(x + w / 2.0, width), clamp(y + h / 2.0, height)]
 }
 
 /// `bands` are the image parts as (top, height), fractions of the image height.
 fn content_stream(layout: &PageLayout, bands: &[(f64, f64)], chars: &CharMap) -> String {
+    let mut content = String::from("q\n");
+    if let Some(deskew) = layout.deskew_matrix {
+        let d = deskew.map(number_fine);
+        content.push_str(&format!("{} {} {} {} {} {} cm\n", d[0], d[1], d[2], d[3], d[4], d[5]));
+    }
     let m = layout.image_matrix.map(number);
-    let mut content = format!("q\n{} {} {} {} {} {} cm\n", m[0], m[1], m[2], m[3], m[4], m[5]);
+    content.push_str(&format!("{} {} {} {} {} {} cm\n", m[0], m[1], m[2], m[3], m[4], m[5]));
     if let [(0.0, 1.0)] = bands {
         content.push_str("/Im0 Do\n");
     } else {

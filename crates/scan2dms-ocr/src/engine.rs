@@ -83,7 +83,9 @@ impl Engine {
             RecognizeOutcome::Finished => {
                 let text = self.api.utf8_text();
                 let words = self.api.words();
-                page::finished_page(text, words, width, height)
+                // Leptonica: degrees clockwise to level; ours: anticlockwise.
+                let skew = self.api.skew_of_binary_image().map(|(angle, _confidence)| -angle);
+                page::finished_page(text, words, skew, width, height)
             }
             RecognizeOutcome::DeadlineExceeded { progress } => page::page_without_text(
                 PageStatus::Timeout,

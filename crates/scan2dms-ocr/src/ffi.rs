@@ -228,6 +228,31 @@ impl TessApi {
         (found != 0).then_some((orient_deg, orient_conf))
     }
 
+    /// The skew of the page recognised last, measured by leptonica's
+    /// `pixFindSkew` on the binary image tesseract made of it (a shared
+    /// reference, no new thresholding): degrees to turn the image clockwise
+    /// to level it, and leptonica's confidence. `None` when there is no
+    /// binary image or leptonica finds no lines to measure.
+    pub(crate) fn skew_of_binary_image(&mut self) -> Option<(f32, f32)> {
+        // SAFETY: valid handle after a recognition. The result is null or a
+        // clone of tesseract's binary Pix (its reference count raised), which
+        // this function owns and destroys below.
+        let mut pix = unsafe { sys::TessBaseAPIGetThresholdedImage(self.handle.as_ptr()) };
+        if pix.is_null() {
+            return None;
+        }
+        let (mut angle, mut confidence) = (0.0f32, 0.0f32);
+        // SAFETY: `pix` is a valid 1-bpp Pix; the out-pointers are locals.
+        // pixDestroy takes the address of our pointer, drops the reference
+        // and nulls it.
+        let code = unsafe {
+            let code = leptonica_sys::pixFindSkew(pix, &mut angle, &mut confidence);
+            leptonica_sys::pixDestroy(&mut pix);
+            code
+        };
+        (code == 0 && angle.is_finite() && confidence > 0.0).then_some((angle, confidence))
+    }
+
     /// Frees the image and the results of the last page; the model stays.
     pub(crate) fn clear(&mut self) {
         // SAFETY: valid handle; Clear is allowed in any state.

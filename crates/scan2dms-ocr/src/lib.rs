@@ -139,6 +139,12 @@ pub struct PageText {
     /// Mean of the word confidences weighted by word length (0–100); `None`
     /// when there are no words.
     pub mean_confidence: Option<f32>,
+    /// How far the text is skewed, in degrees: turning the image
+    /// anticlockwise by this much levels its lines. Measured by leptonica on
+    /// the binary image tesseract made for this recognition (no second
+    /// thresholding); `None` without words or when there are no lines to
+    /// measure.
+    pub skew_deg: Option<f32>,
     /// Why a page failed or timed out; `None` for `Ok` and `Empty`.
     pub detail: Option<String>,
 }

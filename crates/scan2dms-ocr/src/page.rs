@@ -13,18 +13,38 @@ use crate::ffi::RawWord;
 use crate::{PageStatus, PageText, Word};
 
 /// The page result of a finished recognition.
-pub(crate) fn finished_page(text: String, raw_words: Vec<RawWord>, width: u32, height: u32) -> PageText {
+pub(crate) fn finished_page(
+    text: String,
+    raw_words: Vec<RawWord>,
+    skew_deg: Option<f32>,
+    width: u32,
+    height: u32,
+) -> PageText {
     let words = clean_words(raw_words, width, height);
     let mean_confidence = mean_confidence(&words);
     if words.is_empty() {
-        return PageText { status: PageStatus::Empty, text: String::new(), words, mean_confidence, detail: None };
+        return PageText {
+            status: PageStatus::Empty,
+            text: String::new(),
+            words,
+            mean_confidence,
+            skew_deg: None,
+            detail: None,
+        };
     }
-    PageText { status: PageStatus::Ok, text, words, mean_confidence, detail: None }
+    PageText { status: PageStatus::Ok, text, words, mean_confidence, skew_deg, detail: None }
 }
 
 /// A page result without text: `Failed` or `Timeout` with a detail.
 pub(crate) fn page_without_text(status: PageStatus, detail: String) -> PageText {
-    PageText { status, text: String::new(), words: Vec::new(), mean_confidence: None, detail: Some(detail) }
+    PageText {
+        status,
+        text: String::new(),
+        words: Vec::new(),
+        mean_confidence: None,
+        skew_deg: None,
+        detail: Some(detail),
+    }
 }
 
 fn clean_words(raw_words: Vec<RawWord>, width: u32, height: u32) -> Vec<Word> {
@@ -83,6 +103,7 @@ mod tests {
                 raw("Braunschweig", [70, 10, 200, 30], 80.0, 1),
                 raw("Kassenzeichen", [10, 40, 150, 60], 50.0, 3),
             ],
+            Some(0.5),
             1000,
             1000,
         );
@@ -96,14 +117,15 @@ mod tests {
 
     #[test]
     fn only_whitespace_words_make_an_empty_page() {
-        let page = finished_page(" \n".to_owned(), vec![raw(" ", [0, 0, 5, 5], 95.0, 0)], 10, 10);
+        let page = finished_page(" \n".to_owned(), vec![raw(" ", [0, 0, 5, 5], 95.0, 0)], Some(0.5), 10, 10);
         assert_eq!(page.status, PageStatus::Empty);
         assert!(page.text.is_empty() && page.words.is_empty() && page.mean_confidence.is_none());
+        assert_eq!(page.skew_deg, None, "an empty page has nothing to measure");
     }
 
     #[test]
     fn boxes_are_clamped_into_the_image() {
-        let page = finished_page("x".to_owned(), vec![raw("x", [-3, 5, 120, 90], f32::NAN, 0)], 100, 80);
+        let page = finished_page("x".to_owned(), vec![raw("x", [-3, 5, 120, 90], f32::NAN, 0)], None, 100, 80);
         assert_eq!(page.words[0].bbox, [0, 5, 100, 80]);
         assert_eq!(page.words[0].confidence, 0.0);
     }

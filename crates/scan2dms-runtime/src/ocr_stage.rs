@@ -12,8 +12,10 @@
 //! Word boxes go to `batches/<id>/ocr/<record>/<page>.json` for the e-file
 //! stage; text, status and confidence go to the store.
 //!
-//! Not done here: deskewing the stored image (the e-file keeps the scan as
-//! delivered; tesseract copes with small skew itself).
+//! Skew is measured (on tesseract's binary image of the page) and stored,
+//! not corrected here: tesseract reads slightly skewed lines as well as
+//! level ones, and the e-file stage levels the page by turning the image in
+//! the PDF, leaving the scan's bytes as delivered.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -133,6 +135,7 @@ fn failed(detail: String, dpi: Option<f32>) -> (PageResult, Vec<StoredWord>) {
         blank: false,
         separator: false,
         rotation: 0,
+        skew: None,
         dpi,
         text: String::new(),
     };
@@ -161,6 +164,7 @@ fn analyse_page(
             blank: false,
             separator: true,
             rotation: 0,
+            skew: None,
             dpi,
             text: String::new(),
         };
@@ -173,6 +177,7 @@ fn analyse_page(
             blank: true,
             separator: false,
             rotation: 0,
+            skew: None,
             dpi,
             text: String::new(),
         };
@@ -212,6 +217,7 @@ fn analyse_page(
         blank: false,
         separator: false,
         rotation,
+        skew: text.skew_deg,
         dpi,
         text: text.text,
     };

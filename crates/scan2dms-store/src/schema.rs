@@ -99,4 +99,8 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE documents ADD COLUMN efile_sha256 TEXT;
     ALTER TABLE documents ADD COLUMN efile_bytes INTEGER;
     "#,
+    // 3: the measured skew of each page, undone in the e-file.
+    r#"
+    ALTER TABLE pages ADD COLUMN skew REAL;
+    "#,
 ];

@@ -445,7 +445,7 @@ impl StateStore for SqliteStore {
         let connection = self.lock();
         let mut statement = connection.prepare(
             "SELECT record_id, page_no, document_no, file, file_page, sha256,
-                    status, confidence, blank, separator, rotation, dpi, text
+                    status, confidence, blank, separator, rotation, dpi, text, skew
              FROM pages WHERE batch_id = ?1 ORDER BY record_id, page_no",
         )?;
         let rows = statement.query_map([batch_id], |row| {
@@ -460,6 +460,7 @@ impl StateStore for SqliteStore {
                     rotation: row.get::<_, Option<u16>>(10)?.unwrap_or(0),
                     dpi: row.get(11)?,
                     text: row.get::<_, Option<String>>(12)?.unwrap_or_default(),
+                    skew: row.get(13)?,
                 }),
             };
             Ok(PageRecord {
@@ -488,7 +489,8 @@ impl StateStore for SqliteStore {
         set_state(&transaction, batch_id, from, to, None, now_ms)?;
         {
             let mut update = transaction.prepare(
-                "UPDATE pages SET status = ?4, confidence = ?5, blank = ?6, separator = ?7, rotation = ?8, dpi = ?9, text = ?10
+                "UPDATE pages SET status = ?4, confidence = ?5, blank = ?6, separator = ?7, rotation = ?8, dpi = ?9, text = ?10,
+                     skew = ?11
                  WHERE batch_id = ?1 AND record_id = ?2 AND page_no = ?3",
             )?;
             for (record_id, page_no, result) in &outcome.pages {
@@ -502,7 +504,8 @@ impl StateStore for SqliteStore {
                     result.separator,
                     result.rotation,
                     result.dpi,
-                    result.text
+                    result.text,
+                    result.skew
                 ])?;
             }
             transaction.execute("DELETE FROM documents WHERE batch_id = ?1", [batch_id])?;

@@ -161,6 +161,9 @@ pub struct PageResult {
     pub separator: bool,
     /// Clockwise degrees the stored image was turned to make it upright.
     pub rotation: u16,
+    /// Degrees to turn the (upright) image anticlockwise to level its lines,
+    /// as measured; `None` when there was no text to measure.
+    pub skew: Option<f32>,
     pub dpi: Option<f32>,
     pub text: String,
 }

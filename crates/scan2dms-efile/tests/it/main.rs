@@ -64,6 +64,7 @@ fn g4_page() -> EfilePage {
         },
         dpi: 300.0,
         rotate_clockwise_deg: 0,
+        deskew_deg: 0.0,
         words: vec![
             word("Stadt", [300, 300, 520, 360], 1),
             word("Musterstadt", [550, 300, 1000, 360], 1),
@@ -81,6 +82,7 @@ fn jpeg_page() -> EfilePage {
         image: PageImage::Jpeg { data, width: 1654, height: 2339, components: 1 },
         dpi: 200.0,
         rotate_clockwise_deg: 0,
+        deskew_deg: 0.0,
         words: vec![word("Anlage", [200, 200, 400, 240], 7), word("𝔸usnahme", [420, 200, 700, 240], 7)],
     }
 }
@@ -99,6 +101,7 @@ fn rotated_raw_page() -> EfilePage {
         image: PageImage::Raw { pixels, width, height, color: RawColor::Gray8 },
         dpi: 100.0,
         rotate_clockwise_deg: 90,
+        deskew_deg: 0.0,
         // Upright the page is 400x600 pixels.
         words: vec![word("Gedreht", [20, 300, 200, 340], 1), word("upright", [220, 300, 380, 340], 1)],
     }
@@ -342,6 +345,100 @@ fn rotated_page_renders_upright() {
     assert!(mean(w - w / 5, h - h / 5, w - 2, h - 2) > 180, "bottom right should be light");
 }
 
+/// Renders one page of an e-file to gray pixels at `dpi`.
+fn render(bytes: &[u8], page: u32, dpi: u32) -> image::GrayImage {
+    let (dir, path) = save(bytes, "render.pdf");
+    let prefix = dir.path().join("page");
+    let page = page.to_string();
+    let dpi = dpi.to_string();
+    run(
+        "pdftoppm",
+        &[
+            "-r",
+            &dpi,
+            "-gray",
+            "-f",
+            &page,
+            "-l",
+            &page,
+            "-png",
+            path.to_str().expect("utf-8"),
+            prefix.to_str().expect("utf-8"),
+        ],
+    );
+    let png = std::fs::read_dir(dir.path())
+        .expect("list")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|p| p.extension().is_some_and(|e| e == "png"));
+    image::open(png.expect("rendered page")).expect("png").to_luma8()
+}
+
+/// A page whose one line rises to the right by `rise` pixels over its
+/// length: content turned anticlockwise, as a crooked feed scans it.
+fn skewed_line_page(rise: u32) -> EfilePage {
+    let (width, height) = (800u32, 400u32);
+    let mut pixels = vec![255u8; (width * height) as usize];
+    for x in 100..700 {
+        let centre = 200.0 + f64::from(rise) / 2.0 - f64::from(rise) * f64::from(x - 100) / 600.0;
+        for y in (centre - 5.0) as u32..(centre + 5.0) as u32 {
+            pixels[(y * width + x) as usize] = 0;
+        }
+    }
+    EfilePage {
+        image: PageImage::Raw { pixels, width, height, color: RawColor::Gray8 },
+        dpi: 100.0,
+        rotate_clockwise_deg: 0,
+        deskew_deg: 0.0,
+        // The OCR's box of a slanted word on that line.
+        words: vec![word("Schieflage", [400, 180, 600, 215], 0)],
+    }
+}
+
+/// Row of the middle of the dark pixels in column `x`.
+fn dark_centre(image: &image::GrayImage, x: u32) -> f64 {
+    let rows: Vec<u32> = (0..image.height()).filter(|&y| image.get_pixel(x, y).0[0] < 128).collect();
+    assert!(!rows.is_empty(), "no ink in column {x}");
+    rows.iter().map(|&y| f64::from(y)).sum::<f64>() / rows.len() as f64
+}
+
+#[test]
+fn deskewed_page_renders_level_and_its_text_moves_with_it() {
+    let rise = 30;
+    let mut page = skewed_line_page(rise);
+    let slope_deg = (f64::from(rise) / 600.0).atan().to_degrees();
+
+    let skewed = render(&write_efile_to_vec(&[page.clone()], &provenance()).expect("write").0, 1, 100);
+    let drop = dark_centre(&skewed, 150) - dark_centre(&skewed, 650);
+    assert!(drop > f64::from(rise) * 0.7, "the test line should rise to the right: {drop:.1} px");
+
+    // Turning it clockwise by its slope levels it.
+    page.deskew_deg = -slope_deg as f32;
+    let (bytes, _) = write_efile_to_vec(&[page], &provenance()).expect("write");
+    assert_eq!(pdfa_checks::check_pdfa(&bytes), []);
+    let level = render(&bytes, 1, 100);
+    assert_eq!((level.width(), level.height()), (800, 400), "the page keeps its size");
+    let drop = dark_centre(&level, 150) - dark_centre(&level, 650);
+    assert!(drop.abs() <= 1.5, "deskewed line still drops {drop:.1} px over 500 px");
+
+    // The word's box moved with the page: its centre was at (500, 197.5),
+    // 100 px right of the page centre, so it now sits about
+    // 100·sin(2.86°) = 5 px lower, on the level line.
+    let (dir, path) = save(&bytes, "deskewed.pdf");
+    let html = dir.path().join("words.html");
+    run("pdftotext", &["-bbox", path.to_str().expect("utf-8"), html.to_str().expect("utf-8")]);
+    let html = std::fs::read_to_string(&html).expect("bbox html");
+    let line = html.lines().find(|line| line.contains("Schieflage")).expect("the word is in the text layer");
+    let attribute = |name: &str| -> f64 {
+        let start = line.find(&format!("{name}=\"")).expect("attribute") + name.len() + 2;
+        line[start..].split('"').next().expect("value").parse().expect("number")
+    };
+    // pdftotext's boxes are in points; 100 dpi means 1 px = 0.72 pt.
+    let centre_y = (attribute("yMin") + attribute("yMax")) / 2.0 / 0.72;
+    let line_y = dark_centre(&level, 500);
+    assert!((centre_y - line_y).abs() <= 8.0, "word centre at {centre_y:.1} px, its line at {line_y:.1} px");
+}
+
 #[test]
 fn g4_page_renders_like_the_scan_and_is_previewed() {
     let (dir, path) = save(&efile(), "doc.pdf");
@@ -414,6 +511,7 @@ fn page_without_words_and_document_without_title_are_still_pdfa() {
         image: PageImage::Raw { pixels: vec![0b1010_1010; 3 * 20], width: 20, height: 20, color: RawColor::Bilevel },
         dpi: 5.0,
         rotate_clockwise_deg: 180,
+        deskew_deg: 0.0,
         words: Vec::new(),
     };
     bilevel.words.push(word("x", [1, 1, 5, 5], 0));

@@ -54,6 +54,9 @@ struct TruthPage {
     blank: bool,
     separator: bool,
     rotation: u64,
+    /// How far the generator turned the page content, in degrees,
+    /// anticlockwise positive.
+    skew_deg: f64,
 }
 
 /// Every page of every unpacked batch under `deliveries/` (archived batches
@@ -84,6 +87,7 @@ fn truth_pages(deliveries: &Path) -> Vec<TruthPage> {
                     blank: page["blank"].as_bool().unwrap_or(false),
                     separator: page["separator"].as_bool().unwrap_or(false),
                     rotation: page["scan"]["rotation"].as_u64().unwrap_or(0),
+                    skew_deg: page["scan"]["skew_deg"].as_f64().unwrap_or(0.0),
                 });
             }
         }
@@ -265,6 +269,28 @@ fn one_engine_recognises_fixture_pages_of_every_format_in_a_row() {
         pages.len()
     );
     assert!(missing_rate < 0.05, "overall missing words {missing_rate:.4}");
+}
+
+/// The skew measured on tesseract's binary image undoes the skew the pages
+/// were scanned with: the e-file stage turns the page image by it.
+#[test]
+fn skew_of_fixture_pages_is_measured_to_a_quarter_degree() {
+    let pages = sample_text_pages(&truth_pages(&fixture_deliveries()), 6);
+    let mut engine = engine();
+    let mut errors = Vec::new();
+    for truth in &pages {
+        let (image, dpi) = decode(&truth.path, truth.page_index);
+        let page = engine.recognize(&image, dpi);
+        let what = format!("{} {} page {}", truth.format, truth.path.display(), truth.page_index);
+        let skew = page.skew_deg.unwrap_or_else(|| panic!("{what}: no skew measured"));
+        eprintln!("{what}: skew {skew:.2}, truth {:.2}", truth.skew_deg);
+        // Content turned anticlockwise by a is levelled by turning it back.
+        errors.push((f64::from(skew) + truth.skew_deg).abs());
+    }
+    let worst = errors.iter().copied().fold(0.0, f64::max);
+    let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+    eprintln!("skew error over {} pages: mean {mean:.3}°, worst {worst:.3}°", errors.len());
+    assert!(worst <= 0.1, "worst skew error {worst:.3}°");
 }
 
 /// The shared corpus, when present: more pages, all formats, one engine.

@@ -199,6 +199,7 @@ fn ocr_results_documents_and_efiles_are_stored_with_the_transition() {
             blank: false,
             separator: false,
             rotation: 90,
+            skew: Some(-0.8),
             dpi: Some(300.0),
             text: "Stadt Braunschweig".into(),
         };
