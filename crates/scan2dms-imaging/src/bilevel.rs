@@ -12,6 +12,28 @@ use image::GrayImage;
 /// Expands rows of `bits`-per-sample gray (1, 2 or 4 bits, MSB first, each row
 /// padded to a whole byte) into 8-bit gray, scaling the maximum to 255.
 /// Returns `None` when `data` is too short.
+/// Unpacks rows of 1, 2, 4 or 8-bit samples (rows padded to whole bytes)
+/// into one byte per pixel, unscaled: palette indices. `None` when the data
+/// is short or the depth is not one of those.
+pub(crate) fn unpack_indices(data: &[u8], width: u32, height: u32, bits: u8) -> Option<Vec<u8>> {
+    let bits = usize::from(bits);
+    if !matches!(bits, 1 | 2 | 4 | 8) {
+        return None;
+    }
+    let width = width as usize;
+    let row_bytes = (width * bits).div_ceil(8);
+    let rows = data.get(..row_bytes.checked_mul(height as usize)?)?;
+    let mask = ((1u16 << bits) - 1) as u8;
+    let mut indices = Vec::with_capacity(width * height as usize);
+    for row in rows.chunks_exact(row_bytes) {
+        indices.extend((0..width).map(|x| {
+            let bit = x * bits;
+            (row[bit / 8] >> (8 - bits - bit % 8)) & mask
+        }));
+    }
+    Some(indices)
+}
+
 pub(crate) fn unpack_rows(data: &[u8], width: u32, height: u32, bits: u8) -> Option<GrayImage> {
     let bits = u32::from(bits);
     if !matches!(bits, 1 | 2 | 4) {

@@ -60,7 +60,8 @@ pub fn encoded_page(
 }
 
 /// The page's pixels in colour, for a colour page that cannot be embedded
-/// as stored (PNG, or a TIFF with RGB samples), so the e-file keeps its
+/// as stored (PNG; a TIFF with RGB samples; a PDF image with
+/// Flate-compressed RGB samples or a colour table), so the e-file keeps its
 /// colour losslessly. `None` for gray and bitonal pages and for formats
 /// without a colour path here (their colour pages are JPEG, which is
 /// embedded as stored).
@@ -87,6 +88,7 @@ pub fn colour_pixels(
             Ok(Some(decoded.into_rgb8()))
         }
         Format::Tiff => crate::guard_panics(path, || crate::tiff_file::rgb_page(path, page_index, limits)),
-        Format::Jpeg | Format::Pdf => Ok(None),
+        Format::Pdf => crate::guard_panics(path, || crate::pdf::rgb_page(path, page_index, limits)),
+        Format::Jpeg => Ok(None),
     }
 }

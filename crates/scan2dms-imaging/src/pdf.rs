@@ -228,6 +228,53 @@ fn name_components(name: &[u8]) -> Option<u32> {
     }
 }
 
+/// The colour table of an `[/Indexed base hival lookup]` colour space as
+/// RGB triples, one per index (gray and CMYK bases converted).
+fn indexed_palette(document: &Document, dict: &Dictionary) -> Option<Vec<[u8; 3]>> {
+    let array = dict.get_deref(b"ColorSpace", document).ok()?.as_array().ok()?;
+    if !matches!(array.first()?.as_name().ok()?, b"Indexed" | b"I") {
+        return None;
+    }
+    let base = match document.dereference(array.get(1)?).ok()?.1 {
+        Object::Name(name) => name_components(name)?,
+        Object::Array(base) => {
+            let mut holder = Dictionary::new();
+            holder.set("ColorSpace", Object::Array(base.clone()));
+            components(document, &holder)?
+        }
+        _ => return None,
+    };
+    let entries = usize::try_from(array.get(2)?.as_i64().ok()?).ok()?.checked_add(1)?.min(256);
+    let table = match document.dereference(array.get(3)?).ok()?.1 {
+        Object::String(bytes, _) => bytes.clone(),
+        Object::Stream(stream) => stream.decompressed_content().unwrap_or_else(|_| stream.content.clone()),
+        _ => return None,
+    };
+    let base = base as usize;
+    let colours = table
+        .chunks_exact(base)
+        .take(entries)
+        .map(|entry| match entry {
+            [gray] => [*gray; 3],
+            [r, g, b] => [*r, *g, *b],
+            [c, m, y, k] => {
+                let k = 255 - u32::from(*k);
+                let channel = |value: u8| ((255 - u32::from(value)) * k / 255) as u8;
+                [channel(*c), channel(*m), channel(*y)]
+            }
+            _ => [0; 3],
+        })
+        .collect::<Vec<_>>();
+    (!colours.is_empty()).then_some(colours)
+}
+
+/// Palette indices mapped through `palette`; an index beyond the table
+/// takes its last entry, as PDF readers do.
+fn apply_palette(indices: &[u8], palette: &[[u8; 3]]) -> impl Iterator<Item = [u8; 3]> {
+    let last = palette.len().saturating_sub(1);
+    indices.iter().map(move |&index| palette[usize::from(index).min(last)])
+}
+
 /// `/Decode [1 0]` on a one-component image swaps black and white.
 fn decode_array_inverts(document: &Document, dict: &Dictionary) -> bool {
     let Ok(decode) = dict.get_deref(b"Decode", document).and_then(Object::as_array) else {
@@ -297,7 +344,8 @@ fn decode_samples(
     let dict = &stream.dict;
     let image_mask = dict.get(b"ImageMask").and_then(Object::as_bool).unwrap_or(false);
     let bits = if image_mask { 1 } else { dict.get(b"BitsPerComponent").and_then(Object::as_i64).unwrap_or(8) };
-    let samples = if image_mask { Some(1) } else { components(document, dict) };
+    let palette = if image_mask { None } else { indexed_palette(document, dict) };
+    let samples = if image_mask || palette.is_some() { Some(1) } else { components(document, dict) };
     let Some(samples) = samples else {
         return Err(unsupported(path, format_args!("pdf page {page}: image colour space")));
     };
@@ -318,6 +366,14 @@ fn decode_samples(
             path,
             format_args!("pdf page {page}: image stream has {} bytes, {expected} expected", data.len()),
         ));
+    }
+    if let Some(palette) = palette {
+        let indices = bilevel::unpack_indices(&data, width, height, bits as u8)
+            .ok_or_else(|| unsupported(path, format_args!("pdf page {page}: indexed image at {bits} bits")))?;
+        let gray =
+            apply_palette(&indices, &palette).map(|[r, g, b]| luma(u32::from(r), u32::from(g), u32::from(b))).collect();
+        return GrayImage::from_raw(width, height, gray)
+            .ok_or_else(|| malformed(path, format_args!("pdf page {page}: indexed image size")));
     }
     let gray = match (samples, bits) {
         (1, 1 | 2 | 4) => bilevel::unpack_rows(&data, width, height, bits as u8),
@@ -343,6 +399,49 @@ fn decode_samples(
         _ => None,
     };
     gray.ok_or_else(|| unsupported(path, format_args!("pdf page {page}: {samples} components at {bits} bits")))
+}
+
+/// A colour page image that is not stored as JPEG (Flate or uncompressed
+/// RGB samples, or an indexed image with a colour table) as RGB pixels, so
+/// the e-file keeps its colour losslessly; `None` for anything else.
+pub(crate) fn rgb_page(path: &Path, page_index: usize, limits: &Limits) -> Result<Option<image::RgbImage>, ImageError> {
+    let document = load(path)?;
+    let page_ids = page_ids(path, &document, limits)?;
+    let Some(&page_id) = page_ids.get(page_index) else {
+        return Err(ImageError::PageOutOfRange { page_index, page_count: page_ids.len() });
+    };
+    let PageImage { info, image_id, filters } = page_image(path, &document, page_id, page_index)?;
+    check_pixels(info.width, info.height, limits)?;
+    if info.color != ColorKind::Rgb || !filters.iter().all(|filter| filter == "FlateDecode" || filter == "Fl") {
+        return Ok(None);
+    }
+    let page = page_index + 1;
+    let stream = document
+        .get_object(image_id)
+        .and_then(Object::as_stream)
+        .map_err(|error| malformed(path, format_args!("pdf page {page}: image stream: {error}")))?;
+    let dict = &stream.dict;
+    let bits = dict.get(b"BitsPerComponent").and_then(Object::as_i64).unwrap_or(8);
+    let palette = indexed_palette(&document, dict);
+    let samples: u64 = if palette.is_some() { 1 } else { 3 };
+    let (width, height) = (info.width, info.height);
+    let expected = (u64::from(width) * samples * bits.max(0) as u64).div_ceil(8) * u64::from(height);
+    let expected = usize::try_from(expected)
+        .map_err(|_| malformed(path, format_args!("pdf page {page}: image too large for this platform")))?;
+    let data = if filters.is_empty() {
+        stream.content.clone()
+    } else {
+        stream
+            .decompressed_content_with_limit(expected.saturating_add(4096))
+            .map_err(|error| malformed(path, format_args!("pdf page {page}: image stream: {error}")))?
+    };
+    let pixels: Option<Vec<u8>> = match (palette, bits) {
+        (Some(palette), _) => bilevel::unpack_indices(&data, width, height, bits as u8)
+            .map(|indices| apply_palette(&indices, &palette).flatten().collect()),
+        (None, 8) => data.get(..expected).map(<[u8]>::to_vec),
+        (None, _) => None,
+    };
+    Ok(pixels.and_then(|pixels| image::RgbImage::from_raw(width, height, pixels)))
 }
 
 /// The page image's stream when a single DCT or CCITT filter lets a new PDF

@@ -518,3 +518,41 @@ fn colour_png_and_tiff_pages_keep_their_colour() {
         None
     );
 }
+
+/// A Flate RGB image-only PDF (made from the OCRmyPDF corpus map, see
+/// fixtures/images/README.md) decodes to gray and keeps its colour for the
+/// e-file.
+#[test]
+fn flate_rgb_pdf_keeps_its_colour() {
+    use scan2dms_imaging::embed::colour_pixels;
+    let path = fixture("rgb-flate.pdf");
+    let info = probe(&path, &Limits::default()).unwrap();
+    assert_eq!(info.pages[0].color, ColorKind::Rgb);
+    let colour = colour_pixels(&path, &info, 0, &Limits::default()).unwrap().expect("a colour page");
+    assert_eq!(colour.dimensions(), (160, 170));
+    // The map has pale land, blue water and red roads.
+    let distinct: std::collections::BTreeSet<[u8; 3]> = colour.pixels().map(|pixel| pixel.0).collect();
+    assert!(distinct.len() > 8, "only {} colours", distinct.len());
+    assert!(colour.pixels().any(|pixel| u16::from(pixel.0[0]) > u16::from(pixel.0[2]) + 60), "no reddish pixel");
+    let gray = decode_page(&path, 0, &Limits::default()).unwrap().gray;
+    assert_eq!(gray.dimensions(), colour.dimensions());
+    // Gray is the luma of the colour pixels, both decoded from one stream.
+    for (luma, rgb) in gray.pixels().zip(colour.pixels()).step_by(97) {
+        let [r, g, b] = rgb.0.map(f64::from);
+        let expected = 0.299 * r + 0.587 * g + 0.114 * b;
+        assert!((f64::from(luma.0[0]) - expected).abs() <= 2.0, "gray {} for {:?}", luma.0[0], rgb.0);
+    }
+}
+
+/// The OCRmyPDF corpus' palette.pdf: an indexed colour image.
+#[test]
+fn indexed_pdf_image_of_the_shared_corpus_decodes_in_colour() {
+    let Some(corpus) = shared_corpus() else { return };
+    let path = corpus.join("scans/ocrmypdf/palette.pdf");
+    let info = probe(&path, &Limits::default()).unwrap();
+    let gray = decode_page(&path, 0, &Limits::default()).unwrap().gray;
+    let colour = scan2dms_imaging::embed::colour_pixels(&path, &info, 0, &Limits::default()).unwrap().expect("colour");
+    assert_eq!(gray.dimensions(), colour.dimensions());
+    let distinct: std::collections::BTreeSet<[u8; 3]> = colour.pixels().map(|pixel| pixel.0).collect();
+    assert!(distinct.len() > 2, "only {} colours", distinct.len());
+}
