@@ -6,6 +6,7 @@
 mod cli;
 mod corpus;
 mod crash;
+mod hostile;
 mod ocr;
 
 use std::path::{Path, PathBuf};
