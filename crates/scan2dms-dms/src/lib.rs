@@ -1,5 +1,6 @@
 //! The DMS side of scan2dms: the [`DmsTarget`] port, the enaio client
-//! ([`EnaioClient`]) and the exactly-once push over any target ([`push`]).
+//! ([`EnaioClient`]), the xdomea export for a DMS without an API
+//! ([`XdomeaExport`]) and the exactly-once push over any target ([`push`]).
 //!
 //! The port is blocking, like the rest of the pipeline (std threads and
 //! rayon); an adapter that needs an async runtime keeps it inside. It knows
@@ -14,13 +15,15 @@
 //! ([`DmsError`]); it never retries.
 //!
 //! What this crate does not do: it keeps no state of its own (which document
-//! went where is the state store's business), it never deletes or updates an
+//! went where is the state store's business; the xdomea export's manifests
+//! are its "DMS", not our bookkeeping), it never deletes or updates an
 //! object in the DMS, and it does not talk to the legacy OSRest API.
 
 mod enaio;
 mod limit;
 mod model;
 pub mod push;
+mod xdomea;
 
 use std::path::Path;
 
@@ -29,9 +32,10 @@ pub use model::{
     ContentDigest, DmsError, DocumentSpec, Fields, FolderSpec, Health, InvalidObjectId, ObjectId, RegisterSpec,
 };
 pub use push::{
-    PushError, PushOutcome, PushRequest, RetryPolicy, ensure_folder, ensure_register, push_document, thread_sleep,
-    verify,
+    PushError, PushOutcome, PushRequest, RetryPolicy, check_health, ensure_folder, ensure_register, push_document,
+    thread_sleep, verify,
 };
+pub use xdomea::{XdomeaExport, XdomeaSettings};
 
 /// The port: one DMS the pipeline files documents into. Methods take `&self`
 /// and may be called from many threads; adapters synchronise internally.

@@ -202,6 +202,16 @@ pub fn verify(
     }
 }
 
+/// The target's health check, retried like every other request: a DMS that
+/// answers one 503 is not down.
+pub fn check_health(
+    target: &dyn DmsTarget,
+    policy: &RetryPolicy,
+    sleep: &dyn Fn(Duration),
+) -> Result<crate::Health, PushError> {
+    with_retries("health check", &|| target.health(), policy, sleep)
+}
+
 /// The one loop behind every find-or-create. A round searches, and inserts
 /// only when that search found nothing; a transient failure anywhere in the
 /// round ends it, and the next round starts with a search again.
