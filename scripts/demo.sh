@@ -31,9 +31,21 @@ echo "== a rejection report (scan2dms report SSN-0007-014)"
 "$bin" --data-dir "$data" report SSN-0007-014
 echo
 echo
-echo "== the text layer of one e-file (pdftotext, first lines)"
-first=$(find "$data/batches/SSN-0007-001/efiles" -name '*.pdf' | sort | head -n 1)
-pdftotext "$first" - | grep -v '^$' | head -n 8
+echo "== what the DMS holds (scan2dms dms-sim dump: the built-in simulator)"
+"$bin" --data-dir "$data/dms-sim" dms-sim dump --json > "$data/dms-dump.json"
+python3 - "$data/dms-dump.json" <<'PY'
+import collections, json, sys
+objects = json.load(open(sys.argv[1]))
+kinds = collections.Counter(o["kind"] for o in objects)
+print(f"{kinds['folder']} folders (one per record), {kinds['register']} registers, {kinds['document']} documents")
+for o in [o for o in objects if o["kind"] == "document"][:3]:
+    print(f"  document {o['id']} in {o['parent_id']}: {o['fields'].get('ExtId')} {o['content_length']} bytes sha256 {o['content_sha256'][:16]}...")
+PY
 echo
-echo "State, reports and e-files are in $data."
-echo "Try: $bin --data-dir $data events SSN-0007-001, or open $first"
+echo "== the text layer of the first document, as the DMS stores it (pdftotext)"
+sha=$(python3 -c 'import json,sys; print(next(o["content_sha256"] for o in json.load(open(sys.argv[1])) if o["kind"] == "document"))' "$data/dms-dump.json")
+pdftotext "$data/dms-sim/content/$sha" - | grep -v '^$' | head -n 8
+echo
+echo "State, reports and the simulator's data are in $data; e-files leave the"
+echo "work area once the DMS holds them verified (dms.keep_staging keeps them)."
+echo "Try: $bin --data-dir $data events SSN-0007-001"

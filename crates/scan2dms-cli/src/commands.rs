@@ -14,7 +14,7 @@ use scan2dms_runtime::{Pipeline, RunOptions, StoreOrderBook, now_ms, unpack_arch
 use scan2dms_store::{NewOrder, NewOrderRecord, SqliteStore, StateStore};
 
 use crate::output::{self, ProgressObserver};
-use crate::{BagCommand, Cli, Command, OrdersCommand};
+use crate::{BagCommand, Cli, Command, DmsCommand, DmsSimCommand, OrdersCommand};
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = load_config(cli.config.as_deref())?;
@@ -38,6 +38,20 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report { batch, json } => report(&*open_store(&config, &data_dir)?, &batch, json),
         Command::Events { batch, json } => output::events(&*open_store(&config, &data_dir)?, &batch, json),
         Command::Retry { batch, from_stage } => retry(config, &data_dir, &batch, from_stage.as_deref()),
+        Command::Dms(DmsCommand::Check) => crate::dms::check(&config, &data_dir),
+        Command::DmsSim(DmsSimCommand::Serve {
+            listen,
+            user,
+            password,
+            fault_rate,
+            drop_after_commit,
+            latency_ms,
+            seed,
+        }) => crate::dms::sim_serve(
+            &data_dir,
+            crate::dms::ServeOptions { listen, user, password, fault_rate, drop_after_commit, latency_ms, seed },
+        ),
+        Command::DmsSim(DmsSimCommand::Dump { json }) => crate::dms::sim_dump(&data_dir, json),
     }
 }
 
@@ -199,10 +213,6 @@ fn run(
             .map(|stage| stage.parse::<Stage>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(anyhow::Error::msg)?;
-        let available = RunOptions::all_stages();
-        if let Some(missing) = stages.iter().find(|stage| !available.contains(stage)) {
-            bail!("stage {missing} is not available in this build (available: {available:?})");
-        }
         stages
     };
     let store = open_store(&config, data_dir)?;
@@ -211,7 +221,25 @@ fn run(
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&shutdown)).context("cannot install signal handlers")?;
     }
-    let pipeline = Pipeline::new(store, config, data_dir);
+    let needs_dms = stages.iter().any(|stage| matches!(stage, Stage::Push | Stage::Verify));
+    let connection = if needs_dms { Some(crate::dms::connect(&config, data_dir)?) } else { None };
+    let mut pipeline = Pipeline::new(store, config, data_dir);
+    if let Some(connection) = &connection {
+        // A DMS that does not answer must not stop intake, validation and OCR:
+        // batches wait in push_pending until it is back.
+        let policy = scan2dms_dms::RetryPolicy {
+            max_attempts: pipeline.config.dms.max_attempts,
+            ..scan2dms_dms::RetryPolicy::default()
+        };
+        match scan2dms_dms::check_health(&*connection.target, &policy, &scan2dms_dms::thread_sleep) {
+            Ok(_) => pipeline = pipeline.with_dms(Arc::clone(&connection.target)),
+            Err(error) => eprintln!(
+                "warning: {} failed its health check ({error}); documents wait in push_pending \
+                 (`scan2dms dms check` tells more)",
+                connection.location
+            ),
+        }
+    }
     let observer = ProgressObserver::new();
     let summary = pipeline.run(&RunOptions { inbox_dir: inbox_dir.clone(), once, stages }, &shutdown, &observer)?;
     observer.finish();
@@ -226,7 +254,11 @@ fn run(
     );
     let waiting = pipeline.store.batches(Some("push_pending"))?.len();
     if waiting > 0 {
-        println!("{waiting} batch(es) with e-files wait for the DMS push, which this build does not run yet");
+        println!("{waiting} batch(es) with e-files wait for the DMS push");
+    }
+    if let Some(connection) = &connection {
+        let done = pipeline.store.batches(Some("done"))?.len();
+        println!("dms: {}; {done} batch(es) done, every document verified", connection.location);
     }
     println!("reports: {}", pipeline.reports_dir().display());
     Ok(ExitCode::SUCCESS)

@@ -1,11 +1,12 @@
 //! `scan2dms`: the operator's command line.
 //!
-//! A thin binary: it parses arguments, picks the adapters (the SQLite store
-//! today), hands work to the library crates and maps results to exit codes a
+//! A thin binary: it parses arguments, picks the adapters (the SQLite store,
+//! the DMS target), hands work to the library crates and maps results to exit codes a
 //! script can rely on. Output meant for machines comes with `--json`; people
 //! get plain text, and progress on a terminal.
 
 mod commands;
+mod dms;
 mod output;
 
 use std::path::PathBuf;
@@ -58,7 +59,7 @@ pub enum Command {
         /// Take everything now and exit when nothing is left to do.
         #[arg(long)]
         once: bool,
-        /// Run only these stages (comma-separated: validate,ocr,efile); default all.
+        /// Run only these stages (comma-separated: validate,ocr,efile,push,verify); default all.
         #[arg(long, value_name = "STAGES", value_delimiter = ',')]
         stages: Vec<String>,
     },
@@ -95,6 +96,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The DMS target of the configuration.
+    #[command(subcommand)]
+    Dms(DmsCommand),
+    /// A DMS speaking the enaio DMS-service contract, standing in for enaio
+    /// in tests and demos. Its data lives in --data-dir.
+    #[command(subcommand, name = "dms-sim")]
+    DmsSim(DmsSimCommand),
     /// Run a failed or rejected batch again.
     Retry {
         batch: String,
@@ -113,6 +121,43 @@ pub enum OrdersCommand {
     },
     /// Orders with their delivery progress.
     List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DmsCommand {
+    /// Health (reachable, credentials, object types) and the field mapping.
+    /// Exit 0 healthy, 1 not, 2 could not run.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DmsSimCommand {
+    /// Serve until SIGINT or SIGTERM; prints the base URL first.
+    Serve {
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8480")]
+        listen: std::net::SocketAddr,
+        #[arg(long, default_value = "scan2dms")]
+        user: String,
+        #[arg(long, default_value = "scan2dms", env = "SCAN2DMS_DMS_SIM_PASSWORD")]
+        password: String,
+        /// Share of requests (0 to 1) answered 503 at once or after a stall.
+        #[arg(long, value_name = "F", default_value_t = 0.0)]
+        fault_rate: f64,
+        /// Share of inserts (0 to 1) committed and then left unanswered.
+        #[arg(long, value_name = "F", default_value_t = 0.0)]
+        drop_after_commit: f64,
+        /// Delay added to every response.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        latency_ms: u64,
+        /// Seed of the fault schedule.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Every stored object: type, parent, index fields, content SHA-256.
+    Dump {
         #[arg(long)]
         json: bool,
     },

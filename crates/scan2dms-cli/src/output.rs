@@ -291,6 +291,14 @@ struct DocumentJson {
     /// Page texts joined by form feeds.
     text: String,
     efile: Option<EfileJson>,
+    /// The document's object in the DMS, from the push on.
+    dms: Option<DmsJson>,
+}
+
+#[derive(Serialize)]
+struct DmsJson {
+    object_id: String,
+    verified: bool,
 }
 
 #[derive(Serialize)]
@@ -364,6 +372,7 @@ pub fn documents(store: &dyn StateStore, batch_id: Option<&str>, json: bool) -> 
                 .collect(),
             text,
             efile: document.efile.map(|efile| EfileJson { path: efile.path, sha256: efile.sha256, bytes: efile.bytes }),
+            dms: document.dms.map(|dms| DmsJson { object_id: dms.object_id, verified: dms.verified }),
         });
     }
     if json {

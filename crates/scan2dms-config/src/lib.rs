@@ -10,6 +10,7 @@
 //!
 //! This crate reads no files itself; callers hand it the text.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use scan2dms_core::RetryPolicy;
@@ -25,6 +26,59 @@ pub struct RawConfig {
     pub retry: RawRetry,
     pub store: RawStore,
     pub ocr: RawOcr,
+    pub dms: RawDms,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDms {
+    pub target: String,
+    pub url: String,
+    pub user: String,
+    pub password: String,
+    pub folder_type: String,
+    pub register_type: String,
+    pub document_type: String,
+    pub folder_key_field: String,
+    pub register_name_field: String,
+    pub external_id_field: String,
+    pub register: String,
+    pub fields: BTreeMap<String, String>,
+    pub request_timeout_secs: u64,
+    pub rate_limit_per_sec: f64,
+    pub max_concurrent_requests: usize,
+    pub max_attempts: u32,
+    pub keep_staging: bool,
+    pub xdomea_dir: String,
+    pub xdomea_sender: String,
+    pub xdomea_receiver: String,
+}
+
+impl Default for RawDms {
+    fn default() -> Self {
+        RawDms {
+            target: "simulator".to_owned(),
+            url: String::new(),
+            user: "scan2dms".to_owned(),
+            password: String::new(),
+            folder_type: "Akte".to_owned(),
+            register_type: "Register".to_owned(),
+            document_type: "Dokument".to_owned(),
+            folder_key_field: "Aktenzeichen".to_owned(),
+            register_name_field: "Registername".to_owned(),
+            external_id_field: "ExtId".to_owned(),
+            register: "Eingang".to_owned(),
+            fields: BTreeMap::new(),
+            request_timeout_secs: 60,
+            rate_limit_per_sec: 20.0,
+            max_concurrent_requests: 4,
+            max_attempts: 6,
+            keep_staging: false,
+            xdomea_dir: "xdomea".to_owned(),
+            xdomea_sender: String::new(),
+            xdomea_receiver: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -135,6 +189,64 @@ pub struct PipelineConfig {
     pub retry: RetryPolicy,
     pub store: StoreConfig,
     pub ocr: OcrConfig,
+    pub dms: DmsConfig,
+}
+
+/// Which DMS the documents go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DmsTargetConfig {
+    /// The built-in stand-in for enaio, started by the pipeline on a free
+    /// local port with its data under `<data dir>/dms-sim`.
+    Simulator,
+    /// A real enaio gateway's DMS service.
+    Enaio { url: String },
+    /// XDOMEA 0401 hand-over packages, one zip per record, in this directory
+    /// (relative to the data directory), from `sender` to `receiver`
+    /// (authority codes in the directory service, e.g. DVDV).
+    Xdomea { dir: PathBuf, sender: String, receiver: String },
+}
+
+/// The DMS target and how documents are filed there.
+#[derive(Clone, PartialEq)]
+pub struct DmsConfig {
+    pub target: DmsTargetConfig,
+    pub user: String,
+    pub password: String,
+    pub folder_type: String,
+    pub register_type: String,
+    pub document_type: String,
+    pub folder_key_field: String,
+    pub register_name_field: String,
+    pub external_id_field: String,
+    /// The register documents are filed in until they are classified.
+    pub register: String,
+    /// Our index field names mapped to the DMS's internal names.
+    pub fields: BTreeMap<String, String>,
+    pub request_timeout_secs: u64,
+    /// 0 means no limit.
+    pub rate_limit_per_sec: f64,
+    pub max_concurrent_requests: usize,
+    /// Rounds per DMS request before the stage fails (and is retried).
+    pub max_attempts: u32,
+    /// Keep the e-files in the work area once they are verified in the DMS.
+    pub keep_staging: bool,
+}
+
+impl std::fmt::Debug for DmsConfig {
+    /// The password never shows.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DmsConfig")
+            .field("target", &self.target)
+            .field("user", &self.user)
+            .field("password", &"***")
+            .field("folder_type", &self.folder_type)
+            .field("register_type", &self.register_type)
+            .field("document_type", &self.document_type)
+            .field("register", &self.register)
+            .field("fields", &self.fields)
+            .field("keep_staging", &self.keep_staging)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -275,6 +387,8 @@ pub fn compile(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
         StoreConfig::Sqlite { path: PathBuf::from("state.db") }
     };
 
+    let dms = compile_dms(&raw.dms, env, &mut problems);
+
     if !problems.is_empty() {
         return Err(ConfigError { problems });
     }
@@ -307,7 +421,97 @@ pub fn compile(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
             keep_blank_pages,
             detect_orientation: raw.ocr.detect_orientation,
         },
+        dms,
     })
+}
+
+/// The `[dms]` section. `SCAN2DMS_DMS_URL`, `SCAN2DMS_DMS_USER` and
+/// `SCAN2DMS_DMS_PASSWORD` override the file (a URL makes the target enaio
+/// unless the file names another).
+fn compile_dms(raw: &RawDms, env: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<String>) -> DmsConfig {
+    let url = env("SCAN2DMS_DMS_URL").unwrap_or_else(|| interpolate("dms.url", &raw.url, env, problems));
+    let user = env("SCAN2DMS_DMS_USER").unwrap_or_else(|| interpolate("dms.user", &raw.user, env, problems));
+    let password =
+        env("SCAN2DMS_DMS_PASSWORD").unwrap_or_else(|| interpolate("dms.password", &raw.password, env, problems));
+    let target_name =
+        if env("SCAN2DMS_DMS_URL").is_some() && raw.target == "simulator" { "enaio" } else { &raw.target };
+    let target = match target_name {
+        "simulator" => DmsTargetConfig::Simulator,
+        "enaio" => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                problems.push(format!(
+                    "dms.url must be the gateway's http(s) address of the DMS service (e.g. https://gateway/api/dms), not {url:?}"
+                ));
+            }
+            if user.is_empty() {
+                problems.push("dms.user must not be empty for target \"enaio\"".to_owned());
+            }
+            DmsTargetConfig::Enaio { url: url.trim_end_matches('/').to_owned() }
+        }
+        "xdomea" => {
+            for (key, value) in [
+                ("dms.xdomea_dir", &raw.xdomea_dir),
+                ("dms.xdomea_sender", &raw.xdomea_sender),
+                ("dms.xdomea_receiver", &raw.xdomea_receiver),
+            ] {
+                if value.trim().is_empty() {
+                    problems.push(format!("{key} must not be empty for target \"xdomea\""));
+                }
+            }
+            DmsTargetConfig::Xdomea {
+                dir: PathBuf::from(&raw.xdomea_dir),
+                sender: raw.xdomea_sender.clone(),
+                receiver: raw.xdomea_receiver.clone(),
+            }
+        }
+        other => {
+            problems.push(format!("dms.target must be \"simulator\", \"enaio\" or \"xdomea\", not {other:?}"));
+            DmsTargetConfig::Simulator
+        }
+    };
+    for (key, value) in [
+        ("dms.folder_type", &raw.folder_type),
+        ("dms.register_type", &raw.register_type),
+        ("dms.document_type", &raw.document_type),
+        ("dms.folder_key_field", &raw.folder_key_field),
+        ("dms.register_name_field", &raw.register_name_field),
+        ("dms.external_id_field", &raw.external_id_field),
+        ("dms.register", &raw.register),
+    ] {
+        if value.trim().is_empty() {
+            problems.push(format!("{key} must not be empty"));
+        }
+    }
+    if raw.request_timeout_secs == 0 {
+        problems.push("dms.request_timeout_secs must be greater than 0".to_owned());
+    }
+    if !(raw.rate_limit_per_sec.is_finite() && raw.rate_limit_per_sec >= 0.0) {
+        problems.push("dms.rate_limit_per_sec must be 0 (no limit) or a positive number".to_owned());
+    }
+    if raw.max_concurrent_requests == 0 {
+        problems.push("dms.max_concurrent_requests must be greater than 0".to_owned());
+    }
+    if raw.max_attempts == 0 {
+        problems.push("dms.max_attempts must be greater than 0".to_owned());
+    }
+    DmsConfig {
+        target,
+        user,
+        password,
+        folder_type: raw.folder_type.clone(),
+        register_type: raw.register_type.clone(),
+        document_type: raw.document_type.clone(),
+        folder_key_field: raw.folder_key_field.clone(),
+        register_name_field: raw.register_name_field.clone(),
+        external_id_field: raw.external_id_field.clone(),
+        register: raw.register.clone(),
+        fields: raw.fields.clone(),
+        request_timeout_secs: raw.request_timeout_secs,
+        rate_limit_per_sec: raw.rate_limit_per_sec,
+        max_concurrent_requests: raw.max_concurrent_requests,
+        max_attempts: raw.max_attempts,
+        keep_staging: raw.keep_staging,
+    }
 }
 
 /// Replaces each `${NAME}` in `value`; an unset variable is a problem.
@@ -375,5 +579,30 @@ mod tests {
         let config = compile(&raw, &|name| (name == "PW").then(|| "geheim".to_owned())).unwrap();
         assert_eq!(config.store, StoreConfig::Postgres { url: "postgres://scan:geheim@db/scan2dms".to_owned() });
         assert!(!format!("{config:?}").contains("geheim"));
+    }
+
+    #[test]
+    fn dms_credentials_come_from_the_environment_and_never_show() {
+        let env = |name: &str| match name {
+            "SCAN2DMS_DMS_URL" => Some("https://gateway.example/api/dms/".to_owned()),
+            "SCAN2DMS_DMS_PASSWORD" => Some("streng-geheim".to_owned()),
+            _ => None,
+        };
+        let config = compile(&RawConfig::default(), &env).unwrap();
+        assert_eq!(config.dms.target, DmsTargetConfig::Enaio { url: "https://gateway.example/api/dms".to_owned() });
+        assert_eq!(config.dms.password, "streng-geheim");
+        assert!(!format!("{config:?}").contains("streng-geheim"));
+
+        let mut raw = RawConfig::default();
+        raw.dms.target = "enaio".to_owned();
+        raw.dms.max_concurrent_requests = 0;
+        let error = compile(&raw, &|_| None).unwrap_err();
+        assert_eq!(
+            error.problems,
+            [
+                "dms.url must be the gateway's http(s) address of the DMS service (e.g. https://gateway/api/dms), not \"\"",
+                "dms.max_concurrent_requests must be greater than 0",
+            ]
+        );
     }
 }

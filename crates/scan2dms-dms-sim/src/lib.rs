@@ -264,8 +264,8 @@ impl SimHandle {
     }
 
     /// Blocks until ctrl-c (or SIGTERM) or until the server stops by itself,
-    /// then shuts down. For `dms-sim serve`.
-    pub fn wait(mut self) -> Result<(), SimError> {
+    /// then shuts down and returns what happened. For `dms-sim serve`.
+    pub fn wait(mut self) -> Result<SimStats, SimError> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(SimError::Runtime)?;
         let stopped = self.stopped.take();
         runtime.block_on(async move {
@@ -280,7 +280,8 @@ impl SimHandle {
                 () = stopped => {}
             }
         });
-        self.stop()
+        self.stop()?;
+        Ok(self.stats())
     }
 
     fn stop(&mut self) -> Result<(), SimError> {

@@ -8,9 +8,11 @@
 //! point leaves each batch either before or after a step, never between;
 //! [`Pipeline::recover`] resumes from there.
 //!
-//! Stages this build runs: validate, ocr, efile. Batches then wait in
-//! `push_pending` for the DMS stages, which arrive with the next milestone.
+//! Stages: validate, ocr, efile, and, when a DMS target is attached
+//! ([`Pipeline::with_dms`]), push and verify. Without one, batches wait in
+//! `push_pending`.
 
+mod dms_stage;
 mod efile_stage;
 mod intake;
 pub mod ocr_stage;
@@ -84,9 +86,10 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    /// Every stage this build has.
+    /// Every stage; those the pipeline cannot run (push and verify without a
+    /// DMS) are left waiting.
     pub fn all_stages() -> Vec<Stage> {
-        Stage::ALL.into_iter().filter(|&stage| has_handler(stage)).collect()
+        Stage::ALL.to_vec()
     }
 }
 
@@ -107,6 +110,8 @@ pub struct Pipeline {
     pub data_dir: PathBuf,
     /// The CPU pool of the OCR and e-file stages, built on first use.
     cpu_pool: std::sync::OnceLock<rayon::ThreadPool>,
+    /// Where documents are filed; push and verify wait without one.
+    dms: Option<Arc<dyn scan2dms_dms::DmsTarget>>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -115,14 +120,28 @@ impl std::fmt::Debug for Pipeline {
     }
 }
 
-/// Stages this build can run; the others wait.
-fn has_handler(stage: Stage) -> bool {
-    matches!(stage, Stage::Validate | Stage::Ocr | Stage::Efile)
-}
-
 impl Pipeline {
     pub fn new(store: Arc<dyn StateStore>, config: PipelineConfig, data_dir: &Path) -> Pipeline {
-        Pipeline { store, config, data_dir: data_dir.to_owned(), cpu_pool: std::sync::OnceLock::new() }
+        Pipeline { store, config, data_dir: data_dir.to_owned(), cpu_pool: std::sync::OnceLock::new(), dms: None }
+    }
+
+    /// Attaches the DMS the push and verify stages file documents into.
+    pub fn with_dms(mut self, dms: Arc<dyn scan2dms_dms::DmsTarget>) -> Pipeline {
+        self.dms = Some(dms);
+        self
+    }
+
+    /// The attached DMS, if any.
+    pub fn dms(&self) -> Option<Arc<dyn scan2dms_dms::DmsTarget>> {
+        self.dms.clone()
+    }
+
+    /// Whether this pipeline can run the stage (push and verify need a DMS).
+    pub fn has_handler(&self, stage: Stage) -> bool {
+        match stage {
+            Stage::Validate | Stage::Ocr | Stage::Efile => true,
+            Stage::Push | Stage::Verify => self.dms.is_some(),
+        }
     }
 
     /// The pool CPU-heavy stage work runs on: `ocr.threads` threads (one per
@@ -297,7 +316,7 @@ impl Pipeline {
     /// when its validation was cut short by a crash and waits for a retry.
     fn next_runnable(&self, stages: &[Stage]) -> Result<Option<BatchRow>, RuntimeError> {
         let now = now_ms();
-        let runs = |stage: Stage| has_handler(stage) && stages.contains(&stage);
+        let runs = |stage: Stage| self.has_handler(stage) && stages.contains(&stage);
         let mut earlier_validation_open = false;
         for row in self.store.batches(None)? {
             let validating =
@@ -324,7 +343,7 @@ impl Pipeline {
 
     /// Pending work this worker does, now or after a back-off.
     fn has_waiting_work(&self, stages: &[Stage]) -> Result<bool, RuntimeError> {
-        let runs = |stage: Stage| has_handler(stage) && stages.contains(&stage);
+        let runs = |stage: Stage| self.has_handler(stage) && stages.contains(&stage);
         Ok(self
             .store
             .batches(None)?
@@ -344,7 +363,8 @@ impl Pipeline {
             Stage::Validate => validate_stage::run(self, running, observer),
             Stage::Ocr => ocr_stage::run(self, running, observer),
             Stage::Efile => efile_stage::run(self, running, observer),
-            other => Err(format!("stage {other} is not available in this build")),
+            Stage::Push => dms_stage::push(self, running, observer),
+            Stage::Verify => dms_stage::verify_stage(self, running, observer),
         };
         match result {
             Ok(StageOutcome::Accepted) => scheduler.summary().accepted += 1,

@@ -302,6 +302,7 @@ fn split_and_warn(
             state: "ocr_done".to_owned(),
             page_nos: plan.page_nos,
             efile: None,
+            dms: None,
         }));
     }
     let pages = pages.iter().map(|(page, result)| (page.record_id.clone(), page.page_no, result.clone())).collect();

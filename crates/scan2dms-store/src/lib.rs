@@ -98,6 +98,26 @@ pub trait StateStore: Send + Sync {
         efiles: &[(String, u32, EfileRecord)],
         now_ms: i64,
     ) -> Result<(), StoreError>;
+    /// Ends the push stage: records each document's DMS object id (state
+    /// `pushed`) and moves the batch on.
+    fn finish_push(
+        &self,
+        batch_id: &str,
+        from: &Batch,
+        to: &Batch,
+        objects: &[(String, u32, String)],
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Ends the verify stage: marks the documents whose bytes the DMS gave
+    /// back unchanged as `verified` and moves the batch on.
+    fn finish_verify(
+        &self,
+        batch_id: &str,
+        from: &Batch,
+        to: &Batch,
+        verified: &[(String, u32)],
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
     /// Record ids and titles of an accepted batch (its records.csv).
     fn batch_records(&self, batch_id: &str) -> Result<Vec<(String, String)>, StoreError>;
     /// Documents of one batch, or of all batches, in batch, record and number order.

@@ -103,4 +103,9 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE pages ADD COLUMN skew REAL;
     "#,
+    // 4: each document's object in the DMS and whether its bytes were read back.
+    r#"
+    ALTER TABLE documents ADD COLUMN dms_object_id TEXT;
+    ALTER TABLE documents ADD COLUMN dms_verified INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];

@@ -585,6 +585,66 @@ impl StateStore for SqliteStore {
         Ok(())
     }
 
+    fn finish_push(
+        &self,
+        batch_id: &str,
+        from: &Batch,
+        to: &Batch,
+        objects: &[(String, u32, String)],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        set_state(&transaction, batch_id, from, to, None, now_ms)?;
+        {
+            let mut update = transaction.prepare(
+                "UPDATE documents SET state = 'pushed', dms_object_id = ?4, dms_verified = 0
+                 WHERE batch_id = ?1 AND record_id = ?2 AND document_no = ?3",
+            )?;
+            for (record_id, document_no, object_id) in objects {
+                if update.execute(params![batch_id, record_id, document_no, object_id])? != 1 {
+                    return Err(StoreError::Corrupt(format!(
+                        "batch {batch_id}: no document {document_no} of record {record_id} for dms object {object_id}"
+                    )));
+                }
+            }
+        }
+        let detail = format!("{} document(s) in the dms", objects.len());
+        insert_event(&transaction, &NewEvent::batch(batch_id, "pushed", detail), now_ms)?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn finish_verify(
+        &self,
+        batch_id: &str,
+        from: &Batch,
+        to: &Batch,
+        verified: &[(String, u32)],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        set_state(&transaction, batch_id, from, to, None, now_ms)?;
+        {
+            let mut update = transaction.prepare(
+                "UPDATE documents SET state = 'verified', dms_verified = 1
+                 WHERE batch_id = ?1 AND record_id = ?2 AND document_no = ?3 AND dms_object_id IS NOT NULL",
+            )?;
+            for (record_id, document_no) in verified {
+                if update.execute(params![batch_id, record_id, document_no])? != 1 {
+                    return Err(StoreError::Corrupt(format!(
+                        "batch {batch_id}: document {document_no} of record {record_id} was never pushed"
+                    )));
+                }
+            }
+        }
+        let detail = format!("{} document(s) read back from the dms unchanged", verified.len());
+        insert_event(&transaction, &NewEvent::batch(batch_id, "verified", detail), now_ms)?;
+        transaction.commit()?;
+        Ok(())
+    }
+
     fn batch_records(&self, batch_id: &str) -> Result<Vec<(String, String)>, StoreError> {
         let connection = self.lock();
         let mut statement =
@@ -596,7 +656,8 @@ impl StateStore for SqliteStore {
     fn documents(&self, batch_id: Option<&str>) -> Result<Vec<DocumentRecord>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare(
-            "SELECT d.batch_id, d.record_id, d.document_no, d.state, d.page_nos, d.efile_path, d.efile_sha256, d.efile_bytes
+            "SELECT d.batch_id, d.record_id, d.document_no, d.state, d.page_nos, d.efile_path, d.efile_sha256, d.efile_bytes,
+                    d.dms_object_id, d.dms_verified
              FROM documents d JOIN batches b ON b.batch_id = d.batch_id
              WHERE ?1 IS NULL OR d.batch_id = ?1
              ORDER BY b.seq, d.record_id, d.document_no",
@@ -612,15 +673,26 @@ impl StateStore for SqliteStore {
                     bytes: row.get::<_, Option<u64>>(7)?.unwrap_or(0),
                 }),
             };
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, page_nos, efile))
+            let dms = match row.get::<_, Option<String>>(8)? {
+                None => None,
+                Some(object_id) => Some(DmsRecord { object_id, verified: row.get::<_, bool>(9)? }),
+            };
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, page_nos, efile, dms))
         })?;
         let mut documents = Vec::new();
         for row in rows {
-            let (batch_id, record_id, document_no, state, page_nos, efile): (String, String, u32, String, String, _) =
-                row?;
+            let (batch_id, record_id, document_no, state, page_nos, efile, dms): (
+                String,
+                String,
+                u32,
+                String,
+                String,
+                _,
+                _,
+            ) = row?;
             let page_nos = serde_json::from_str(&page_nos)
                 .map_err(|error| StoreError::Corrupt(format!("document {document_no} of {record_id}: {error}")))?;
-            documents.push(DocumentRecord { batch_id, record_id, document_no, state, page_nos, efile });
+            documents.push(DocumentRecord { batch_id, record_id, document_no, state, page_nos, efile, dms });
         }
         Ok(documents)
     }

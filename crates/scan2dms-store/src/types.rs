@@ -174,10 +174,20 @@ pub struct DocumentRecord {
     pub batch_id: String,
     pub record_id: String,
     pub document_no: u32,
-    /// `ocr_done`, then `efile_done`; later stages add theirs.
+    /// `ocr_done`, `efile_done`, `pushed`, then `verified`.
     pub state: String,
     pub page_nos: Vec<u32>,
     pub efile: Option<EfileRecord>,
+    /// Where the DMS holds it, from the push stage on.
+    pub dms: Option<DmsRecord>,
+}
+
+/// A document's object in the DMS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmsRecord {
+    pub object_id: String,
+    /// The DMS returned the e-file's exact bytes (SHA-256 and length).
+    pub verified: bool,
 }
 
 /// Where a document's e-file is and what it is.

@@ -9,10 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::{BagRecord, run_ok, scan2dms, workspace_root, write_bag};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-
-use crate::{run_ok, scan2dms, workspace_root};
 
 /// Image formats of the delivery format; anything else in the folders
 /// (ground truth, METS, licences) is not a page.
@@ -73,48 +71,9 @@ fn page_count(path: &Path) -> u32 {
 
 /// A valid bag around one file: a record of one page per page of the file.
 fn write_delivery(inbox: &Path, batch_id: &str, record_id: &str, source: &Path) -> u32 {
-    let bag = inbox.join(batch_id);
-    let extension = source.extension().unwrap().to_string_lossy().to_lowercase();
-    let relative = format!("images/{record_id}/0001.{extension}");
-    std::fs::create_dir_all(bag.join("data/images").join(record_id)).unwrap();
-    std::fs::copy(source, bag.join("data").join(&relative)).unwrap();
     let pages = page_count(source);
-    let mut index = String::from("record_id;document_no;page_no;file;file_page\n");
-    for page in 1..=pages {
-        index.push_str(&format!("{record_id};1;{page};{relative};{page}\n"));
-    }
-    std::fs::write(bag.join("data/index.csv"), index).unwrap();
-    std::fs::write(
-        bag.join("data/records.csv"),
-        format!("record_id;title;box_id;pages\n{record_id};Testakte;BOX-009900;{pages}\n"),
-    )
-    .unwrap();
-
-    let mut manifest = String::new();
-    let (mut bytes, mut count) = (0u64, 0u64);
-    for file in ["index.csv", "records.csv", &relative] {
-        let content = std::fs::read(bag.join("data").join(file)).unwrap();
-        manifest.push_str(&format!("{}  data/{file}\n", hex::encode(Sha256::digest(&content))));
-        bytes += content.len() as u64;
-        count += 1;
-    }
-    std::fs::write(bag.join("bagit.txt"), "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n").unwrap();
-    std::fs::write(
-        bag.join("bag-info.txt"),
-        format!(
-            "Source-Organization: Scan-Service Nord GmbH\nExternal-Identifier: {batch_id}\n\
-             Order-Identifier: {ORDER_ID}\nRecord-Series: personnel\nBagging-Date: 2026-11-29\n\
-             Payload-Oxum: {bytes}.{count}\nScan-Resolution-DPI: 300\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(bag.join("manifest-sha256.txt"), manifest).unwrap();
-    let mut tags = String::new();
-    for file in ["bagit.txt", "bag-info.txt", "manifest-sha256.txt"] {
-        let content = std::fs::read(bag.join(file)).unwrap();
-        tags.push_str(&format!("{}  {file}\n", hex::encode(Sha256::digest(&content))));
-    }
-    std::fs::write(bag.join("tagmanifest-sha256.txt"), tags).unwrap();
+    let record = BagRecord { record_id: record_id.to_owned(), files: vec![(source.to_owned(), pages)] };
+    write_bag(inbox, batch_id, ORDER_ID, "personnel", &[record]);
     pages
 }
 

@@ -6,6 +6,7 @@
 mod cli;
 mod corpus;
 mod crash;
+mod dms;
 mod hostile;
 mod ocr;
 
@@ -81,4 +82,67 @@ pub fn prepared(deliveries: &Path) -> (tempfile::TempDir, PathBuf, PathBuf) {
     orders.sort();
     run_ok(scan2dms(&data_dir).args(["orders", "import"]).args(&orders));
     (dir, data_dir, inbox)
+}
+
+/// One record of a bag made by [`write_bag`]: its page files, each with the
+/// number of its pages (multi-page TIFF or PDF), in order.
+#[derive(Debug, Clone)]
+pub struct BagRecord {
+    pub record_id: String,
+    pub files: Vec<(PathBuf, u32)>,
+}
+
+/// Writes a valid BagIt delivery of the contract into `inbox/<batch_id>`:
+/// records.csv, index.csv (one document per record), the page files, both
+/// manifests and bag-info.txt with a correct Payload-Oxum.
+pub fn write_bag(inbox: &Path, batch_id: &str, order_id: &str, series: &str, records: &[BagRecord]) {
+    use sha2::{Digest, Sha256};
+    let bag = inbox.join(batch_id);
+    let mut index = String::from("record_id;document_no;page_no;file;file_page\n");
+    let mut record_rows = String::from("record_id;title;box_id;pages\n");
+    let mut payload = vec!["index.csv".to_owned(), "records.csv".to_owned()];
+    for record in records {
+        let mut page_no = 0;
+        for (number, (source, pages)) in record.files.iter().enumerate() {
+            let extension = source.extension().unwrap().to_string_lossy().to_lowercase();
+            let relative = format!("images/{}/{:04}.{extension}", record.record_id, number + 1);
+            std::fs::create_dir_all(bag.join("data/images").join(&record.record_id)).unwrap();
+            std::fs::copy(source, bag.join("data").join(&relative)).unwrap();
+            for file_page in 1..=*pages {
+                page_no += 1;
+                index.push_str(&format!("{};1;{page_no};{relative};{file_page}\n", record.record_id));
+            }
+            payload.push(relative);
+        }
+        record_rows.push_str(&format!("{};Testakte {};BOX-009900;{page_no}\n", record.record_id, record.record_id));
+    }
+    std::fs::create_dir_all(bag.join("data")).unwrap();
+    std::fs::write(bag.join("data/index.csv"), index).unwrap();
+    std::fs::write(bag.join("data/records.csv"), record_rows).unwrap();
+
+    let mut manifest = String::new();
+    let (mut bytes, mut count) = (0u64, 0u64);
+    for file in &payload {
+        let content = std::fs::read(bag.join("data").join(file)).unwrap();
+        manifest.push_str(&format!("{}  data/{file}\n", hex::encode(Sha256::digest(&content))));
+        bytes += content.len() as u64;
+        count += 1;
+    }
+    std::fs::write(bag.join("bagit.txt"), "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n").unwrap();
+    std::fs::write(
+        bag.join("bag-info.txt"),
+        format!(
+            "Source-Organization: Scan-Service Nord GmbH\nExternal-Identifier: {batch_id}\n\
+             Order-Identifier: {order_id}\nRecord-Series: {series}\nBagging-Date: 2026-11-29\n\
+             Payload-Oxum: {bytes}.{count}\nScan-Resolution-DPI: 300\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(bag.join("manifest-sha256.txt"), manifest).unwrap();
+    let mut tags = String::new();
+    for file in ["bagit.txt", "bag-info.txt", "manifest-sha256.txt"] {
+        let content = std::fs::read(bag.join(file)).unwrap();
+        tags.push_str(&format!("{}  {file}\n", hex::encode(Sha256::digest(&content))));
+    }
+    std::fs::write(bag.join("tagmanifest-sha256.txt"), tags).unwrap();
 }

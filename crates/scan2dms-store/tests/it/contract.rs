@@ -212,6 +212,7 @@ fn ocr_results_documents_and_efiles_are_stored_with_the_transition() {
                 state: "ocr_done".into(),
                 page_nos: vec![1],
                 efile: None,
+                dms: None,
             }],
             warnings: vec![Finding::new(WarningCode::RotatedPage, "stored rotated 90°").record("PN-000001").page(1)],
         };
@@ -244,5 +245,34 @@ fn ocr_results_documents_and_efiles_are_stored_with_the_transition() {
         assert_eq!(documents[0].state, "efile_done", "{name}");
         assert_eq!(documents[0].efile.as_ref(), Some(&efile), "{name}");
         assert_eq!(store.documents(None).unwrap(), documents, "{name}");
+
+        // Push, then verify: the object id, then the verdict, each with its transition.
+        let push_running = Batch { state: BatchState::Running(Stage::Push), attempts: 1, not_before_ms: None };
+        store.transition("B-1", &push_pending, &push_running, &NewEvent::batch("B-1", "claimed", "push"), 10).unwrap();
+        let verify_pending = Batch { state: BatchState::Pending(Stage::Verify), attempts: 0, not_before_ms: None };
+        store
+            .finish_push("B-1", &push_running, &verify_pending, &[("PN-000001".into(), 1, "4711".into())], 11)
+            .unwrap();
+        let document = &store.documents(Some("B-1")).unwrap()[0];
+        assert_eq!(document.state, "pushed", "{name}");
+        assert_eq!(document.dms, Some(DmsRecord { object_id: "4711".into(), verified: false }), "{name}");
+
+        let verify_running = Batch { state: BatchState::Running(Stage::Verify), attempts: 1, not_before_ms: None };
+        store
+            .transition("B-1", &verify_pending, &verify_running, &NewEvent::batch("B-1", "claimed", "verify"), 12)
+            .unwrap();
+        // A document that was never pushed cannot be verified; nothing changes.
+        let done = Batch { state: BatchState::Done, attempts: 0, not_before_ms: None };
+        assert!(store.finish_verify("B-1", &verify_running, &done, &[("PN-000002".into(), 1)], 13).is_err(), "{name}");
+        assert_eq!(store.batch("B-1").unwrap().unwrap().batch, verify_running, "{name}");
+        store.finish_verify("B-1", &verify_running, &done, &[("PN-000001".into(), 1)], 13).unwrap();
+        let document = &store.documents(Some("B-1")).unwrap()[0];
+        assert_eq!(document.state, "verified", "{name}");
+        assert_eq!(document.dms, Some(DmsRecord { object_id: "4711".into(), verified: true }), "{name}");
+        let kinds: Vec<String> = store.events("B-1").unwrap().into_iter().map(|event| event.kind).collect();
+        assert!(
+            kinds.ends_with(&["pushed".to_owned(), "claimed".to_owned(), "verified".to_owned()]),
+            "{name}: {kinds:?}"
+        );
     }
 }
