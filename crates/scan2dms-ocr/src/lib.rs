@@ -33,6 +33,7 @@ mod engine;
 mod ffi;
 mod openmp;
 mod page;
+pub mod quality;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use scan2dms_ocr::quality::{character_error_rate, order_free_word_error};
 use serde_json::Value;
 
 use crate::{fixture_deliveries, keep_only, prepared, run_ok, scan2dms};
@@ -17,53 +18,6 @@ const BATCHES: [&str; 5] = ["SSN-0007-001", "SSN-0007-002", "SSN-0007-028", "SSN
 fn truth(batch_id: &str) -> Value {
     serde_json::from_slice(&std::fs::read(fixture_deliveries().join("truth").join(format!("{batch_id}.json"))).unwrap())
         .unwrap()
-}
-
-/// Lowercase words with the punctuation around them trimmed.
-fn words(text: &str) -> Vec<String> {
-    text.split_whitespace()
-        .map(|word| word.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
-        .filter(|word| !word.is_empty())
-        .collect()
-}
-
-/// Order-free word error: (missing + extra) / truth words.
-fn bag_of_words_error(truth: &str, found: &str) -> f64 {
-    let mut expected: BTreeMap<String, i64> = BTreeMap::new();
-    for word in words(truth) {
-        *expected.entry(word).or_default() += 1;
-    }
-    let total: i64 = expected.values().sum();
-    let mut seen: BTreeMap<String, i64> = BTreeMap::new();
-    for word in words(found) {
-        *seen.entry(word).or_default() += 1;
-    }
-    let keys: BTreeSet<&String> = expected.keys().chain(seen.keys()).collect();
-    let errors: i64 = keys
-        .into_iter()
-        .map(|key| (expected.get(key).copied().unwrap_or(0) - seen.get(key).copied().unwrap_or(0)).abs())
-        .sum();
-    errors as f64 / total.max(1) as f64
-}
-
-/// Character error rate: edit distance over truth characters, with all
-/// whitespace runs collapsed to one space on both sides. Reading order
-/// counts here, so side-by-side blocks read in another order cost; the
-/// order-free word error above does not.
-fn character_error_rate(truth: &str, found: &str) -> f64 {
-    let normalise = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ").chars().collect::<Vec<char>>();
-    let (truth, found) = (normalise(truth), normalise(found));
-    let mut previous: Vec<usize> = (0..=found.len()).collect();
-    let mut current = vec![0; found.len() + 1];
-    for (i, truth_char) in truth.iter().enumerate() {
-        current[0] = i + 1;
-        for (j, found_char) in found.iter().enumerate() {
-            let substitution = previous[j] + usize::from(truth_char != found_char);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        std::mem::swap(&mut previous, &mut current);
-    }
-    previous[found.len()] as f64 / truth.len().max(1) as f64
 }
 
 fn finding_keys(findings: &Value, codes: &[&str]) -> BTreeSet<(String, String, u64)> {
@@ -84,9 +38,44 @@ fn finding_keys(findings: &Value, codes: &[&str]) -> BTreeSet<(String, String, u
 
 #[test]
 fn accepted_batches_become_documents_and_pdfa_efiles_that_read_like_the_truth() {
-    let (_dir, data_dir, inbox) = prepared(&fixture_deliveries());
+    let (dir, data_dir, inbox) = prepared(&fixture_deliveries());
     keep_only(&inbox, &BATCHES);
-    run_ok(scan2dms(&data_dir).args(["run", "--once", "--inbox"]).arg(&inbox));
+    // The default target (the built-in DMS simulator), keeping the e-files
+    // after verification so they can be read here.
+    let config = dir.path().join("pipeline.toml");
+    std::fs::write(&config, "[dms]\nkeep_staging = true\n").unwrap();
+    run_ok(scan2dms(&data_dir).arg("--config").arg(&config).args(["run", "--once", "--inbox"]).arg(&inbox));
+
+    // Every document went into the DMS: one folder per record, the document
+    // once, with its index data, its bytes those of the e-file, verified.
+    let stored: Vec<Value> =
+        serde_json::from_slice(&run_ok(scan2dms(&data_dir.join("dms-sim")).args(["dms-sim", "dump", "--json"])).stdout)
+            .unwrap();
+    let all_documents: Vec<Value> =
+        serde_json::from_slice(&run_ok(scan2dms(&data_dir).args(["documents", "--json"])).stdout).unwrap();
+    let records: BTreeSet<&str> =
+        all_documents.iter().map(|document| document["record_id"].as_str().unwrap()).collect();
+    let folder_keys: Vec<&str> = stored
+        .iter()
+        .filter(|object| object["kind"] == "folder")
+        .map(|object| object["fields"]["Aktenzeichen"].as_str().unwrap())
+        .collect();
+    assert_eq!(folder_keys.len(), records.len(), "one folder per record");
+    assert_eq!(folder_keys.iter().copied().collect::<BTreeSet<_>>(), records);
+    let stored_documents: BTreeMap<&str, &Value> = stored
+        .iter()
+        .filter(|object| object["kind"] == "document")
+        .map(|object| (object["id"].as_str().unwrap(), object))
+        .collect();
+    assert_eq!(stored_documents.len(), all_documents.len(), "each document once");
+    for document in &all_documents {
+        assert_eq!(document["state"], "verified", "{document}");
+        assert_eq!(document["dms"]["verified"], true);
+        let object = stored_documents[document["dms"]["object_id"].as_str().unwrap()];
+        assert_eq!(object["content_sha256"], document["efile"]["sha256"]);
+        assert_eq!(object["fields"]["record_id"], document["record_id"]);
+        assert_eq!(object["fields"]["document_no"], document["document_no"].to_string());
+    }
 
     let mut problems = Vec::new();
     let mut errors = Vec::new();
@@ -187,7 +176,7 @@ fn accepted_batches_become_documents_and_pdfa_efiles_that_read_like_the_truth() 
                     .output()
                     .unwrap();
                 let text = String::from_utf8_lossy(&text.stdout).into_owned();
-                let ours = (bag_of_words_error(truth_text, &text), character_error_rate(truth_text, &text));
+                let ours = (order_free_word_error(truth_text, &text), character_error_rate(truth_text, &text));
                 let source = data_dir
                     .join(format!("batches/{batch_id}/source/{batch_id}/data"))
                     .join(page["file"].as_str().unwrap());
@@ -219,7 +208,7 @@ fn accepted_batches_become_documents_and_pdfa_efiles_that_read_like_the_truth() 
                                 .output()
                                 .unwrap();
                             let text = String::from_utf8_lossy(&output.stdout);
-                            (bag_of_words_error(truth_text, &text), character_error_rate(truth_text, &text))
+                            (order_free_word_error(truth_text, &text), character_error_rate(truth_text, &text))
                         })
                         .collect::<Vec<(f64, f64)>>()
                 })
