@@ -170,40 +170,50 @@ fn analyse_page(
         };
         return (result, Vec::new());
     }
-    if is_blank(&decoded.gray, &BlankOptions::default()) {
-        let result = PageResult {
-            status: PageStatus::Empty.as_str().to_owned(),
-            confidence: None,
-            blank: true,
-            separator: false,
-            rotation: 0,
-            skew: None,
-            dpi,
-            text: String::new(),
-        };
-        return (result, Vec::new());
-    }
+    let little_ink = is_blank(&decoded.gray, &BlankOptions::default());
     let recognised = with_engine(options, |engine| {
         let first = engine.recognize(&decoded.gray, dpi_hint);
-        if !detect_orientation || looks_upright(&first) {
-            return (first, 0);
+        // A page with only a page number and a name has as little ink as a
+        // back side with scanner dust; it is read before it is called blank.
+        if little_ink && !has_real_text(&first) {
+            return None;
         }
-        let Some(orientation) = engine.detect_orientation(&decoded.gray, dpi_hint) else { return (first, 0) };
+        // Tesseract reads a page stored sideways as vertical text, often with
+        // high confidence; its words then stand upright in their boxes.
+        let first_sideways = reads_sideways(&first);
+        if !detect_orientation || (looks_upright(&first) && !first_sideways) {
+            return Some((first, 0));
+        }
+        let Some(orientation) = engine.detect_orientation(&decoded.gray, dpi_hint) else { return Some((first, 0)) };
         let turned = match orientation.rotate_clockwise_deg {
             90 => image::imageops::rotate90(&decoded.gray),
             180 => image::imageops::rotate180(&decoded.gray),
             270 => image::imageops::rotate270(&decoded.gray),
-            _ => return (first, 0),
+            _ => return Some((first, 0)),
         };
         let second = engine.recognize(&turned, dpi_hint);
-        if second.mean_confidence.unwrap_or(0.0) > first.mean_confidence.unwrap_or(0.0) {
-            (second, orientation.rotate_clockwise_deg)
+        let turned_reads_level = first_sideways && second.status == PageStatus::Ok && !reads_sideways(&second);
+        if turned_reads_level || second.mean_confidence.unwrap_or(0.0) > first.mean_confidence.unwrap_or(0.0) {
+            Some((second, orientation.rotate_clockwise_deg))
         } else {
-            (first, 0)
+            Some((first, 0))
         }
     });
     let (text, rotation) = match recognised {
-        Ok(found) => found,
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            let result = PageResult {
+                status: PageStatus::Empty.as_str().to_owned(),
+                confidence: None,
+                blank: true,
+                separator: false,
+                rotation: 0,
+                skew: None,
+                dpi,
+                text: String::new(),
+            };
+            return (result, Vec::new());
+        }
         Err(error) => return failed(error, dpi),
     };
     let words = text
@@ -222,6 +232,32 @@ fn analyse_page(
         text: text.text,
     };
     (result, words)
+}
+
+/// Whether a reading of a page with little ink found text a person wrote or
+/// printed there: at least two words of two or more letters or digits,
+/// read with high confidence. Dust and scanner noise read as short
+/// fragments with low confidence.
+fn has_real_text(text: &PageText) -> bool {
+    let words = text
+        .words
+        .iter()
+        .filter(|word| word.confidence >= 80.0 && word.text.chars().filter(|c| c.is_alphanumeric()).count() >= 2);
+    words.count() >= 2
+}
+
+/// Whether most words of a reading stand taller than wide: lines running
+/// down the page, i.e. a page stored turned by 90° or 270°.
+fn reads_sideways(text: &PageText) -> bool {
+    let (mut tall, mut counted) = (0usize, 0usize);
+    for word in text.words.iter().filter(|word| word.text.chars().count() >= 3) {
+        let [left, top, right, bottom] = word.bbox;
+        counted += 1;
+        if bottom.saturating_sub(top) > right.saturating_sub(left) {
+            tall += 1;
+        }
+    }
+    counted >= 3 && tall * 2 > counted
 }
 
 /// An upright page reads with good confidence; anything else gets a look
