@@ -208,12 +208,7 @@ fn run(
     let stages = if stages.is_empty() {
         RunOptions::all_stages()
     } else {
-        let stages = stages
-            .iter()
-            .map(|stage| stage.parse::<Stage>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(anyhow::Error::msg)?;
-        stages
+        stages.iter().map(|stage| stage.parse::<Stage>()).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::msg)?
     };
     let store = open_store(&config, data_dir)?;
     let inbox_dir = inbox.unwrap_or_else(|| data_dir.join(&config.intake.inbox_dir));

@@ -465,7 +465,11 @@ fn check_images(
         let mut warnings = Vec::new();
         let path = data_dir.join(file);
         let first = rows[0];
+        // Image errors start with the file's path in our work area; the
+        // finding names the file by its place in the bag instead.
+        let in_work_area = format!("{}: ", path.display());
         let fault = |code: ReasonCode, row: &PageRow, detail: String| {
+            let detail = detail.replace(&in_work_area, "");
             Finding::new(code, detail).record(row.record_id.as_str()).page(row.page_no).file(*file)
         };
         let info = match scan2dms_imaging::probe(&path, &options.image_limits) {

@@ -148,6 +148,13 @@ fn every_malformed_and_real_scan_ends_with_a_clear_status() {
                     reason["file"].as_str().is_some_and(|file| file.starts_with("images/"))
                         && !reason["detail"].as_str().unwrap_or("").is_empty()
                 });
+                // The contractor's report names files by their place in the
+                // bag, never by where they sit in our work area.
+                if let Some(leak) =
+                    reasons.iter().find(|reason| reason["detail"].as_str().unwrap_or("").contains("/batches/"))
+                {
+                    problems.push(format!("{name}: report detail shows an internal path: {leak}"));
+                }
                 if !about_the_image {
                     problems.push(format!("{name}: rejected without a reason naming the image: {reasons:?}"));
                 }
@@ -156,13 +163,13 @@ fn every_malformed_and_real_scan_ends_with_a_clear_status() {
                     eprintln!("{name}: rejected {}: {}", reason["code"], reason["detail"]);
                 }
             }
-            "push_pending" => {
+            "done" => {
                 let documents = json(&data_dir, &["documents", "--batch", batch_id, "--json"]);
                 let documents = documents.as_array().unwrap();
                 let mut seen = 0;
                 for document in documents {
-                    if document["efile"].is_null() {
-                        problems.push(format!("{name}: document without an e-file"));
+                    if document["efile"].is_null() || document["dms"]["verified"] != true {
+                        problems.push(format!("{name}: document without an e-file verified in the dms"));
                     }
                     for page in document["pages"].as_array().unwrap() {
                         let status = page["status"].as_str().unwrap_or("");
