@@ -86,7 +86,7 @@ pub enum PushError {
     #[error("{what}: found {} objects ({}), expected at most one", ids.len(), join_ids(ids))]
     Duplicate { what: String, ids: Vec<ObjectId> },
     /// Transient failures until the attempts ran out; worth a later retry.
-    #[error("{what}: gave up after {attempts} attempts")]
+    #[error("{what}: gave up after {attempts} attempts: {source}")]
     Exhausted {
         what: String,
         attempts: u32,
@@ -95,7 +95,7 @@ pub enum PushError {
     },
     /// A failure that another try would not mend (rejected, unauthorized,
     /// unreadable answer or content).
-    #[error("{what}: failed")]
+    #[error("{what}: {source}")]
     Failed {
         what: String,
         #[source]

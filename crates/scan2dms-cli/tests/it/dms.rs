@@ -231,3 +231,52 @@ fn every_document_is_in_the_dms_once_despite_faults_and_kills() {
         .count();
     assert!(interrupted_pushes > 0, "no run was killed while pushing");
 }
+
+#[test]
+fn dms_check_reports_health_and_a_wrong_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start(&dir.path().join("dms"), 0.0, 0.0);
+    let config = |password: &str| {
+        let path = dir.path().join(format!("{password}.toml"));
+        std::fs::write(
+            &path,
+            format!("[dms]\ntarget = \"enaio\"\nurl = \"{}\"\nuser = \"scan2dms\"\npassword = \"{password}\"\nmax_attempts = 2\n", sim.base_url),
+        )
+        .unwrap();
+        path
+    };
+    let data_dir = dir.path().join("data");
+    let healthy = run_ok(scan2dms(&data_dir).arg("--config").arg(config("geheim")).args(["dms", "check"]));
+    let stdout = String::from_utf8_lossy(&healthy.stdout);
+    assert!(stdout.contains("ok: object types Akte, Register, Dokument known"), "{stdout}");
+    assert!(stdout.contains("folder Akte (key Aktenzeichen)"), "{stdout}");
+
+    let refused = scan2dms(&data_dir).arg("--config").arg(config("falsch")).args(["dms", "check"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&refused.stdout);
+    assert!(stdout.contains("failed:") && stdout.contains("401"), "{stdout}");
+}
+
+#[test]
+fn xdomea_target_writes_one_verified_package_per_record() {
+    let (dir, data_dir, inbox) = crate::prepared(&crate::fixture_deliveries());
+    crate::keep_only(&inbox, &["SSN-0007-031"]);
+    let config = dir.path().join("pipeline.toml");
+    std::fs::write(
+        &config,
+        "[dms]\ntarget = \"xdomea\"\nxdomea_dir = \"abgabe\"\nxdomea_sender = \"psw:01003110\"\nxdomea_receiver = \"psw:99999999\"\n",
+    )
+    .unwrap();
+    run_ok(scan2dms(&data_dir).arg("--config").arg(&config).args(["run", "--once", "--inbox"]).arg(&inbox));
+    let documents: Vec<Value> =
+        serde_json::from_slice(&run_ok(scan2dms(&data_dir).args(["documents", "--json"])).stdout).unwrap();
+    assert!(!documents.is_empty());
+    assert!(documents.iter().all(|document| document["dms"]["verified"] == true), "{documents:?}");
+    let records: BTreeSet<&str> = documents.iter().map(|document| document["record_id"].as_str().unwrap()).collect();
+    let packages: Vec<PathBuf> = std::fs::read_dir(data_dir.join("abgabe"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "zip"))
+        .collect();
+    assert_eq!(packages.len(), records.len(), "one package per record: {packages:?}");
+}

@@ -131,7 +131,8 @@ fn a_rejected_insert_fails_at_once_with_the_server_message() {
     }
     assert!(matches!(error, PushError::Failed { .. }));
     assert!(sleeps.is_empty());
-    expect![[r#"document with external id "D1": failed"#]].assert_eq(&error.to_string());
+    expect![[r#"document with external id "D1": insert_document: rejected with status 422: field ExtId is unknown"#]]
+        .assert_eq(&error.to_string());
 }
 
 #[test]
