@@ -304,15 +304,23 @@ fn layout_page(page_no: usize, page: &EfilePage) -> Result<PageLayout, EfileErro
             let bottom = words.iter().map(|(bbox, _)| bbox[3]).max().unwrap_or(0);
             let font_size = f64::from(bottom - top) * scale;
             let baseline = height_pt - f64::from(bottom) * scale + descent * font_size;
-            let mut runs = Vec::with_capacity(2 * words.len());
+            // Each word but the last carries its following space and is
+            // stretched to where the next word starts, so text extraction
+            // sees the space inside the run in every mode, even where the
+            // OCR boxes of two words touch.
+            let mut runs = Vec::with_capacity(words.len());
             for (index, (bbox, text)) in words.iter().enumerate() {
                 let x = f64::from(bbox[0]) * scale;
-                runs.push(TextRun { x, width: f64::from(bbox[2] - bbox[0]) * scale, text: text.clone() });
-                if let Some((next, _)) = words.get(index + 1) {
-                    let gap_start = f64::from(bbox[2]) * scale;
-                    let gap = (f64::from(next[0]) * scale - gap_start).max(0.05 * font_size);
-                    runs.push(TextRun { x: gap_start, width: gap, text: " ".into() });
-                }
+                let word_width = f64::from(bbox[2] - bbox[0]) * scale;
+                let run = match words.get(index + 1) {
+                    Some((next, _)) => {
+                        let to_next = f64::from(next[0]) * scale - x;
+                        let width = if to_next > word_width { to_next } else { word_width + 0.25 * font_size };
+                        TextRun { x, width, text: format!("{text} ") }
+                    }
+                    None => TextRun { x, width: word_width, text: text.clone() },
+                };
+                runs.push(run);
             }
             LineLayout { font_size, baseline, runs }
         })

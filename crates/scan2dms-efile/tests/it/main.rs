@@ -653,3 +653,20 @@ fn bad_pages_and_provenance_are_errors_naming_the_page() {
         "provenance: sha256 \"ABC\" of source images/PN-481473/0001.tif is not 64 lowercase hex digits"
     );
 }
+
+/// Words whose OCR boxes touch still come out as two words, in pdftotext's
+/// raw (content order) mode as in its layout mode.
+#[test]
+fn touching_words_keep_their_space_in_every_extraction_mode() {
+    let mut page = rotated_raw_page();
+    page.rotate_clockwise_deg = 0;
+    page.words = vec![word("des", [20, 100, 80, 130], 1), word("Schreibens", [80, 100, 260, 130], 1)];
+    let (bytes, _) = write_efile_to_vec(&[page], &provenance()).expect("write");
+    let (_dir, path) = save(&bytes, "touching.pdf");
+    for mode in [&["-raw"][..], &[][..]] {
+        let mut args: Vec<&str> = mode.to_vec();
+        args.extend([path.to_str().expect("utf-8"), "-"]);
+        let text = run("pdftotext", &args);
+        assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["des", "Schreibens"], "pdftotext {mode:?}: {text:?}");
+    }
+}
