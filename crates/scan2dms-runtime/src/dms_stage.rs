@@ -165,8 +165,7 @@ pub fn verify_stage(pipeline: &Pipeline, row: &BatchRow, _observer: &dyn Observe
     let dms = pipeline.dms().ok_or("no dms target is configured")?;
     let documents = pipeline.store.documents(Some(&row.batch_id)).map_err(|error| error.to_string())?;
     let policy = policy(pipeline);
-    let mut verified = Vec::with_capacity(documents.len());
-    for document in &documents {
+    let check = |document: &DocumentRecord| -> Result<(String, u32), String> {
         let what = format!("record {} document {}", document.record_id, document.document_no);
         let (Some(efile), Some(object)) = (&document.efile, &document.dms) else {
             return Err(format!("{what}: not pushed"));
@@ -174,8 +173,33 @@ pub fn verify_stage(pipeline: &Pipeline, row: &BatchRow, _observer: &dyn Observe
         let object_id = ObjectId::parse(&object.object_id).map_err(|error| format!("{what}: {error}"))?;
         verify(&*dms, &object_id, &efile.sha256, efile.bytes, &policy, &thread_sleep)
             .map_err(|error| format!("{what}: {error}"))?;
-        verified.push((document.record_id.clone(), document.document_no));
-    }
+        Ok((document.record_id.clone(), document.document_no))
+    };
+    // Read-backs wait on the network, not the CPU: a few at a time, on
+    // threads of their own.
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Result<(String, u32), String>>> = Mutex::new(Vec::with_capacity(documents.len()));
+    let workers = pipeline.config.dms.max_concurrent_requests.clamp(1, documents.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while let Some(document) = documents.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let result = check(document);
+                    let failed = result.is_err();
+                    results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(result);
+                    if failed {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let mut verified = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .collect::<Result<Vec<_>, String>>()?;
+    verified.sort();
     let (next, _) = step(&row.batch, now_ms(), &Event::Succeeded(StageOutcome::Completed), &pipeline.config.retry)
         .map_err(|error| error.to_string())?;
     pipeline
