@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what scan2dms needs to build, run and test, when it is missing.
 # Debian packages through apt (as root; otherwise it prints the command),
-# bagit-python through pip for the agreement tests and benchmarks.
+# bagit-python through pip for the agreement tests and benchmarks, tuspy for
+# the server's upload test.
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,8 @@ packages=(
   clang libclang-dev pkg-config
   # Checking e-files: structure, text layer, rendering.
   qpdf poppler-utils
+  # The dashboard's browser test: headless Chromium driven over WebDriver.
+  chromium chromium-driver
 )
 
 missing=()
@@ -42,4 +45,10 @@ fi
 if ! python3 -c 'import bagit' 2>/dev/null; then
   echo "setup: installing bagit-python"
   python3 -m pip install --quiet bagit || echo "setup: bagit-python not installed; its agreement test will be skipped" >&2
+fi
+
+# tus-py: a real resumable-upload client for the server's tus test.
+if ! python3 -c 'import tusclient' 2>/dev/null; then
+  echo "setup: installing tuspy"
+  python3 -m pip install --quiet tuspy || echo "setup: tuspy not installed; the server's tus client test will be skipped" >&2
 fi

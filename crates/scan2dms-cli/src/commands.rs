@@ -24,7 +24,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Orders(OrdersCommand::List { json }) => orders_list(&*open_store(&config, &data_dir)?, json),
         Command::Validate { path, orders, json } => validate(&config, &data_dir, &path, orders.as_deref(), json),
         Command::Bag(BagCommand::Validate { path, json }) => bag_validate(&config, &path, json),
-        Command::Run { inbox, once, stages } => run(config, &data_dir, inbox, once, &stages),
+        Command::Run { inbox, once, stages, listen } => run(config, &data_dir, inbox, once, &stages, listen),
         Command::Documents { batch, json } => {
             output::documents(&*open_store(&config, &data_dir)?, batch.as_deref(), json)
         }
@@ -38,6 +38,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report { batch, json } => report(&*open_store(&config, &data_dir)?, &batch, json),
         Command::Events { batch, json } => output::events(&*open_store(&config, &data_dir)?, &batch, json),
         Command::Retry { batch, from_stage } => retry(config, &data_dir, &batch, from_stage.as_deref()),
+        Command::Serve(args) => crate::server::serve(open_store(&config, &data_dir)?, config, &data_dir, &args),
+        Command::Users(command) => crate::server::users(&*open_store(&config, &data_dir)?, command),
         Command::Dms(DmsCommand::Check) => crate::dms::check(&config, &data_dir),
         Command::DmsSim(DmsSimCommand::Serve {
             listen,
@@ -204,6 +206,7 @@ fn run(
     inbox: Option<PathBuf>,
     once: bool,
     stages: &[String],
+    listen: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<ExitCode> {
     let stages = if stages.is_empty() {
         RunOptions::all_stages()
@@ -216,6 +219,12 @@ fn run(
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&shutdown)).context("cannot install signal handlers")?;
     }
+    let _server = listen
+        .map(|listen| {
+            let store = Arc::clone(&store);
+            crate::server::serve_beside_run(store, config.clone(), data_dir, &inbox_dir, listen, Arc::clone(&shutdown))
+        })
+        .transpose()?;
     let needs_dms = stages.iter().any(|stage| matches!(stage, Stage::Push | Stage::Verify));
     let connection = if needs_dms { Some(crate::dms::connect(&config, data_dir)?) } else { None };
     let mut pipeline = Pipeline::new(store, config, data_dir);

@@ -8,6 +8,7 @@
 mod commands;
 mod dms;
 mod output;
+mod server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +63,9 @@ pub enum Command {
         /// Run only these stages (comma-separated: validate,ocr,efile,push,verify); default all.
         #[arg(long, value_name = "STAGES", value_delimiter = ',')]
         stages: Vec<String>,
+        /// Also serve the upload API and dashboard (see `serve`) while running.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
     },
     /// Documents of processed batches: pages, OCR text, e-file.
     Documents {
@@ -103,6 +107,11 @@ pub enum Command {
     /// in tests and demos. Its data lives in --data-dir.
     #[command(subcommand, name = "dms-sim")]
     DmsSim(DmsSimCommand),
+    /// Serve the contractor upload API, the status API, the staff dashboard and metrics.
+    Serve(server::ServeArgs),
+    /// Users of the server (contractors and staff) and their tokens.
+    #[command(subcommand)]
+    Users(server::UsersCommand),
     /// Run a failed or rejected batch again.
     Retry {
         batch: String,

@@ -4,7 +4,9 @@
 //! the embedded default adapter (a PostgreSQL adapter follows the same
 //! contract, see `tests/it/contract.rs`). The store holds orders, batches,
 //! the records and pages a batch delivered, and an append-only event log
-//! per batch: the processing record RESISCAN asks for.
+//! per batch: the processing record RESISCAN asks for. For the server it
+//! also holds its users (token hashes, never tokens) and who uploaded which
+//! batch.
 //!
 //! Two rules make it safe under crashes and concurrent workers:
 //! - every state change is a compare-and-set against the state the caller
@@ -122,4 +124,24 @@ pub trait StateStore: Send + Sync {
     fn batch_records(&self, batch_id: &str) -> Result<Vec<(String, String)>, StoreError>;
     /// Documents of one batch, or of all batches, in batch, record and number order.
     fn documents(&self, batch_id: Option<&str>) -> Result<Vec<DocumentRecord>, StoreError>;
+
+    // --- The server's: users, who uploaded which batch, progress and counts
+    // (migration 5). Kept together; the server is their only writer.
+
+    /// Adds a user; when the name is taken, nothing changes.
+    fn add_user(&self, user: &NewUser, now_ms: i64) -> Result<UserAdded, StoreError>;
+    fn user(&self, user_id: &str) -> Result<Option<UserRow>, StoreError>;
+    /// All users, by name.
+    fn users(&self) -> Result<Vec<UserRow>, StoreError>;
+    /// Makes `upload.user_id` the uploader of the batch id and logs an
+    /// `uploaded` event, in one transaction, unless the batch is registered
+    /// already or another user uploaded it.
+    fn claim_upload(&self, upload: &NewUpload, now_ms: i64) -> Result<UploadClaim, StoreError>;
+    fn upload(&self, batch_id: &str) -> Result<Option<UploadRow>, StoreError>;
+    /// Uploads of one user, or of all, oldest first.
+    fn uploads(&self, user_id: Option<&str>) -> Result<Vec<UploadRow>, StoreError>;
+    /// Every order with how far its records got, by series and order id.
+    fn order_stage_progress(&self) -> Result<Vec<OrderStageProgress>, StoreError>;
+    /// Batches, pages, documents and events counted by state, status and kind.
+    fn counts(&self) -> Result<StoreCounts, StoreError>;
 }

@@ -108,4 +108,25 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE documents ADD COLUMN dms_object_id TEXT;
     ALTER TABLE documents ADD COLUMN dms_verified INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 5: the server's users (contractors and staff, by token) and who
+    // uploaded which batch. An upload is owned before it reaches the inbox,
+    // so before intake registers it: no foreign key to batches.
+    r#"
+    CREATE TABLE users (
+        user_id       TEXT PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE,
+        role          TEXT NOT NULL CHECK (role IN ('contractor', 'staff')),
+        token_hash    TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE uploads (
+        batch_id       TEXT PRIMARY KEY,
+        user_id        TEXT NOT NULL REFERENCES users(user_id),
+        source_name    TEXT NOT NULL,
+        bytes          INTEGER NOT NULL,
+        sha256         TEXT NOT NULL,
+        uploaded_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX uploads_by_user ON uploads(user_id, uploaded_at_ms);
+    "#,
 ];

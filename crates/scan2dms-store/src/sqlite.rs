@@ -696,6 +696,179 @@ impl StateStore for SqliteStore {
         }
         Ok(documents)
     }
+
+    // --- The server's (migration 5).
+
+    fn add_user(&self, user: &NewUser, now_ms: i64) -> Result<UserAdded, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let select = format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1");
+        if let Some(existing) = transaction.query_row(&select, [&user.name], user_row).optional()? {
+            return Ok(UserAdded::NameTaken(existing));
+        }
+        transaction.execute(
+            "INSERT INTO users (user_id, name, role, token_hash, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![user.user_id, user.name, user.role, user.token_hash, now_ms],
+        )?;
+        let row = transaction.query_row(&select, [&user.name], user_row)?;
+        transaction.commit()?;
+        Ok(UserAdded::Added(row))
+    }
+
+    fn user(&self, user_id: &str) -> Result<Option<UserRow>, StoreError> {
+        let connection = self.lock();
+        let select = format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = ?1");
+        Ok(connection.query_row(&select, [user_id], user_row).optional()?)
+    }
+
+    fn users(&self) -> Result<Vec<UserRow>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))?;
+        let rows = statement.query_map([], user_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn claim_upload(&self, upload: &NewUpload, now_ms: i64) -> Result<UploadClaim, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let batch_id = upload.batch_id.as_str();
+        let registered: bool =
+            transaction
+                .query_row("SELECT COUNT(*) > 0 FROM batches WHERE batch_id = ?1", [batch_id], |row| row.get(0))?;
+        if registered {
+            return Ok(UploadClaim::Registered);
+        }
+        let owner: Option<String> = transaction
+            .query_row("SELECT user_id FROM uploads WHERE batch_id = ?1", [batch_id], |row| row.get(0))
+            .optional()?;
+        if owner.is_some_and(|owner| owner != upload.user_id) {
+            return Ok(UploadClaim::OwnedByOther);
+        }
+        transaction.execute(
+            "INSERT INTO uploads (batch_id, user_id, source_name, bytes, sha256, uploaded_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (batch_id) DO UPDATE SET source_name = ?3, bytes = ?4, sha256 = ?5, uploaded_at_ms = ?6",
+            params![batch_id, upload.user_id, upload.source_name, upload.bytes, upload.sha256, now_ms],
+        )?;
+        let detail = format!(
+            "{} by user {}: {} bytes, sha256 {}",
+            upload.source_name, upload.user_id, upload.bytes, upload.sha256
+        );
+        insert_event(&transaction, &NewEvent::batch(batch_id, "uploaded", detail), now_ms)?;
+        let select = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE batch_id = ?1");
+        let row = transaction.query_row(&select, [batch_id], upload_row)?;
+        transaction.commit()?;
+        Ok(UploadClaim::Claimed(row))
+    }
+
+    fn upload(&self, batch_id: &str) -> Result<Option<UploadRow>, StoreError> {
+        let connection = self.lock();
+        let select = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE batch_id = ?1");
+        Ok(connection.query_row(&select, [batch_id], upload_row).optional()?)
+    }
+
+    fn uploads(&self, user_id: Option<&str>) -> Result<Vec<UploadRow>, StoreError> {
+        let connection = self.lock();
+        let select = format!(
+            "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE ?1 IS NULL OR user_id = ?1 ORDER BY uploaded_at_ms, batch_id"
+        );
+        let mut statement = connection.prepare(&select)?;
+        let rows = statement.query_map([user_id], upload_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn order_stage_progress(&self) -> Result<Vec<OrderStageProgress>, StoreError> {
+        let connection = self.lock();
+        // Per accepted record: how many documents it has and how many of them
+        // reached each stage; a record counts for a stage when all did.
+        let mut statement = connection.prepare(
+            "WITH per_document AS (
+                 SELECT batch_id, record_id, COUNT(*) AS documents,
+                        SUM(state IN ('efile_done', 'pushed', 'verified')) AS efiles,
+                        SUM(dms_object_id IS NOT NULL) AS pushed,
+                        SUM(dms_verified = 1) AS verified
+                 FROM documents GROUP BY batch_id, record_id
+             ),
+             per_record AS (
+                 SELECT r.order_id,
+                        COALESCE(s.documents, 0) > 0 AS ocr_done,
+                        COALESCE(s.documents, 0) > 0 AND s.efiles = s.documents AS efile_done,
+                        COALESCE(s.documents, 0) > 0 AND s.pushed = s.documents AS pushed,
+                        COALESCE(s.documents, 0) > 0 AND s.verified = s.documents AS verified
+                 FROM order_records r
+                 JOIN delivered_records d ON d.record_id = r.record_id
+                 LEFT JOIN per_document s ON s.batch_id = d.batch_id AND s.record_id = r.record_id
+             )
+             SELECT o.order_id, o.series,
+                    (SELECT COUNT(*) FROM order_records r WHERE r.order_id = o.order_id),
+                    (SELECT COUNT(*) FROM batches b WHERE b.order_id = o.order_id),
+                    (SELECT COUNT(*) FROM batches b WHERE b.order_id = o.order_id AND b.state = 'rejected'),
+                    COUNT(p.order_id),
+                    COALESCE(SUM(p.ocr_done), 0),
+                    COALESCE(SUM(p.efile_done), 0),
+                    COALESCE(SUM(p.pushed), 0),
+                    COALESCE(SUM(p.verified), 0)
+             FROM orders o LEFT JOIN per_record p ON p.order_id = o.order_id
+             GROUP BY o.order_id ORDER BY o.series, o.order_id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok(OrderStageProgress {
+                order_id: row.get(0)?,
+                series: row.get(1)?,
+                records: row.get(2)?,
+                batches: row.get(3)?,
+                rejected_batches: row.get(4)?,
+                accepted: row.get(5)?,
+                ocr_done: row.get(6)?,
+                efile_done: row.get(7)?,
+                pushed: row.get(8)?,
+                verified: row.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let connection = self.lock();
+        let count_by = |sql: &str| -> Result<Vec<(String, u64)>, StoreError> {
+            let mut statement = connection.prepare(sql)?;
+            let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        };
+        Ok(StoreCounts {
+            batches_by_state: count_by("SELECT state, COUNT(*) FROM batches GROUP BY state ORDER BY state")?,
+            pages_by_status: count_by(
+                "SELECT COALESCE(status, 'pending') AS key, COUNT(*) FROM pages GROUP BY key ORDER BY key",
+            )?,
+            documents_by_state: count_by("SELECT state, COUNT(*) FROM documents GROUP BY state ORDER BY state")?,
+            events_by_kind: count_by("SELECT kind, COUNT(*) FROM events GROUP BY kind ORDER BY kind")?,
+        })
+    }
+}
+
+const USER_COLUMNS: &str = "user_id, name, role, token_hash, created_at_ms";
+
+fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        user_id: row.get(0)?,
+        name: row.get(1)?,
+        role: row.get(2)?,
+        token_hash: row.get(3)?,
+        created_at_ms: row.get(4)?,
+    })
+}
+
+const UPLOAD_COLUMNS: &str = "batch_id, user_id, source_name, bytes, sha256, uploaded_at_ms";
+
+fn upload_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UploadRow> {
+    Ok(UploadRow {
+        batch_id: row.get(0)?,
+        user_id: row.get(1)?,
+        source_name: row.get(2)?,
+        bytes: row.get(3)?,
+        sha256: row.get(4)?,
+        uploaded_at_ms: row.get(5)?,
+    })
 }
 
 /// Warnings the OCR stage owns.

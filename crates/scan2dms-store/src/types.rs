@@ -214,3 +214,95 @@ pub struct OcrOutcome {
     pub documents: Vec<DocumentRecord>,
     pub warnings: Vec<scan2dms_model::Finding<scan2dms_model::WarningCode>>,
 }
+
+// Users, uploads and counts for the server (migration 5).
+
+/// A user of the server. `role` is `contractor` or `staff`; the token is
+/// stored only as its hash (a PHC string), and `user_id` is its public part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub user_id: String,
+    pub name: String,
+    pub role: String,
+    pub token_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub user_id: String,
+    pub name: String,
+    pub role: String,
+    pub token_hash: String,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserAdded {
+    Added(UserRow),
+    /// The name is taken; nothing changed.
+    NameTaken(UserRow),
+}
+
+/// A finished upload about to be handed to the inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUpload {
+    pub batch_id: BatchId,
+    pub user_id: String,
+    /// The archive's file name, as it goes into the inbox.
+    pub source_name: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRow {
+    pub batch_id: String,
+    pub user_id: String,
+    pub source_name: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub uploaded_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadClaim {
+    /// The batch id is the uploader's now (again, after an upload of theirs
+    /// that never reached the inbox).
+    Claimed(UploadRow),
+    /// Another user uploaded this batch id.
+    OwnedByOther,
+    /// A batch with this id is registered already.
+    Registered,
+}
+
+/// How far one order got, in records (and its batches).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderStageProgress {
+    pub order_id: String,
+    pub series: String,
+    /// Records on the order list.
+    pub records: u64,
+    /// Batches that named this order, whatever their outcome.
+    pub batches: u64,
+    pub rejected_batches: u64,
+    /// Records delivered in accepted batches.
+    pub accepted: u64,
+    /// Accepted records with documents (the OCR stage ran).
+    pub ocr_done: u64,
+    /// Accepted records every document of which has its e-file.
+    pub efile_done: u64,
+    /// ... is in the DMS.
+    pub pushed: u64,
+    /// ... came back from the DMS unchanged.
+    pub verified: u64,
+}
+
+/// Counts for monitoring, each by its key, in key order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreCounts {
+    pub batches_by_state: Vec<(String, u64)>,
+    /// Pages by OCR status; `pending` for pages not read yet.
+    pub pages_by_status: Vec<(String, u64)>,
+    pub documents_by_state: Vec<(String, u64)>,
+    pub events_by_kind: Vec<(String, u64)>,
+}

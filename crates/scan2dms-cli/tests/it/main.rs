@@ -9,6 +9,7 @@ mod crash;
 mod dms;
 mod hostile;
 mod ocr;
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

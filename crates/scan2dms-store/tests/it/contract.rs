@@ -276,3 +276,152 @@ fn ocr_results_documents_and_efiles_are_stored_with_the_transition() {
         );
     }
 }
+
+// --- The server's: users, uploads, progress and counts (migration 5).
+
+fn new_user(user_id: &str, name: &str, role: &str) -> NewUser {
+    NewUser {
+        user_id: user_id.to_owned(),
+        name: name.to_owned(),
+        role: role.to_owned(),
+        token_hash: format!("$argon2id$hash-of-{user_id}"),
+    }
+}
+
+fn new_upload(batch_id: &str, user_id: &str) -> NewUpload {
+    NewUpload {
+        batch_id: batch_id.parse().unwrap(),
+        user_id: user_id.to_owned(),
+        source_name: format!("{batch_id}.zip"),
+        bytes: 1234,
+        sha256: "ab".repeat(32),
+    }
+}
+
+#[test]
+fn users_are_added_once_by_name_and_found_by_id() {
+    for (name, store, _dir) in adapters() {
+        let added = store.add_user(&new_user("u1", "Scan GmbH", "contractor"), 5).unwrap();
+        let UserAdded::Added(row) = added else { panic!("{name}: {added:?}") };
+        assert_eq!((row.role.as_str(), row.created_at_ms), ("contractor", 5), "{name}");
+        let again = store.add_user(&new_user("u2", "Scan GmbH", "staff"), 6).unwrap();
+        assert!(matches!(&again, UserAdded::NameTaken(row) if row.user_id == "u1"), "{name}: {again:?}");
+        assert!(store.user("u2").unwrap().is_none(), "{name}: nothing added");
+        store.add_user(&new_user("u3", "Archiv", "staff"), 7).unwrap();
+        assert_eq!(store.user("u1").unwrap().unwrap().token_hash, "$argon2id$hash-of-u1", "{name}");
+        let names: Vec<String> = store.users().unwrap().into_iter().map(|user| user.name).collect();
+        assert_eq!(names, ["Archiv", "Scan GmbH"], "{name}");
+        assert!(store.add_user(&new_user("u4", "X", "admin"), 8).is_err(), "{name}: unknown role");
+    }
+}
+
+#[test]
+fn an_upload_belongs_to_one_user_and_never_to_a_registered_batch() {
+    for (name, store, _dir) in adapters() {
+        store.add_user(&new_user("u1", "Scan GmbH", "contractor"), 1).unwrap();
+        store.add_user(&new_user("u2", "Other GmbH", "contractor"), 1).unwrap();
+        let claim = store.claim_upload(&new_upload("B-1", "u1"), 2).unwrap();
+        assert!(matches!(&claim, UploadClaim::Claimed(row) if row.user_id == "u1"), "{name}: {claim:?}");
+        assert_eq!(store.claim_upload(&new_upload("B-1", "u2"), 3).unwrap(), UploadClaim::OwnedByOther, "{name}");
+        // The same user again (an upload that never reached the inbox): still theirs.
+        let mut again = new_upload("B-1", "u1");
+        again.bytes = 99;
+        assert!(matches!(store.claim_upload(&again, 4).unwrap(), UploadClaim::Claimed(_)), "{name}");
+        assert_eq!(store.upload("B-1").unwrap().unwrap().bytes, 99, "{name}");
+        // Batches that arrived otherwise cannot be taken over.
+        store.register_batch(&new_batch("B-2"), 5).unwrap();
+        assert_eq!(store.claim_upload(&new_upload("B-2", "u1"), 6).unwrap(), UploadClaim::Registered, "{name}");
+        assert!(store.upload("B-2").unwrap().is_none(), "{name}");
+        assert!(store.claim_upload(&new_upload("B-3", "nobody"), 6).is_err(), "{name}: unknown user");
+
+        store.claim_upload(&new_upload("B-4", "u2"), 7).unwrap();
+        let mine: Vec<String> = store.uploads(Some("u1")).unwrap().into_iter().map(|row| row.batch_id).collect();
+        assert_eq!(mine, ["B-1"], "{name}");
+        assert_eq!(store.uploads(None).unwrap().len(), 2, "{name}");
+        // The upload is in the batch's processing record, before its registration.
+        store.register_batch(&new_batch("B-1"), 8).unwrap();
+        let kinds: Vec<String> = store.events("B-1").unwrap().into_iter().map(|event| event.kind).collect();
+        assert_eq!(kinds, ["uploaded", "uploaded", "registered"], "{name}");
+    }
+}
+
+#[test]
+fn order_stage_progress_counts_records_by_the_stage_all_their_documents_reached() {
+    for (name, store, _dir) in adapters() {
+        store.import_order(&order(&[("PN-000001", "A"), ("PN-000002", "B"), ("PN-000003", "C")]), 1).unwrap();
+        let accepted = Batch { state: BatchState::Pending(Stage::Ocr), attempts: 0, not_before_ms: None };
+        for (id, records) in [("B-1", &["PN-000001", "PN-000002"][..]), ("B-2", &["PN-000003"][..])] {
+            store.register_batch(&new_batch(id), 1).unwrap();
+            claim(&*store, id);
+            let mut result = accepted_result(id, records);
+            let to = if id == "B-2" {
+                result.report =
+                    AcceptanceReport::new(id, vec![Finding::new(ReasonCode::PageGap, "page 2 missing")], vec![]);
+                Batch { state: BatchState::Rejected, attempts: 1, not_before_ms: None }
+            } else {
+                accepted.clone()
+            };
+            store.finish_validation(id, &running_validation(), &to, &result, 3).unwrap();
+        }
+        let ocr_running = Batch { state: BatchState::Running(Stage::Ocr), attempts: 1, not_before_ms: None };
+        store.transition("B-1", &accepted, &ocr_running, &NewEvent::batch("B-1", "claimed", "ocr"), 4).unwrap();
+        let document = |record: &str, document_no| DocumentRecord {
+            batch_id: "B-1".into(),
+            record_id: record.into(),
+            document_no,
+            state: "ocr_done".into(),
+            page_nos: vec![1],
+            efile: None,
+            dms: None,
+        };
+        let outcome = OcrOutcome {
+            pages: vec![],
+            documents: vec![document("PN-000001", 1), document("PN-000002", 1), document("PN-000002", 2)],
+            warnings: vec![],
+        };
+        let efile_pending = Batch { state: BatchState::Pending(Stage::Efile), attempts: 0, not_before_ms: None };
+        store.finish_ocr("B-1", &ocr_running, &efile_pending, &outcome, 5).unwrap();
+        let efile_running = Batch { state: BatchState::Running(Stage::Efile), attempts: 1, not_before_ms: None };
+        store
+            .transition("B-1", &efile_pending, &efile_running, &NewEvent::batch("B-1", "claimed", "efile"), 6)
+            .unwrap();
+        let efile = EfileRecord { path: "x.pdf".into(), sha256: "cd".repeat(32), bytes: 1 };
+        let push_pending = Batch { state: BatchState::Pending(Stage::Push), attempts: 0, not_before_ms: None };
+        // One of PN-000002's two documents has its e-file: that record is not done.
+        let efiles = [("PN-000001".to_owned(), 1, efile.clone()), ("PN-000002".to_owned(), 1, efile)];
+        store.finish_efiles("B-1", &efile_running, &push_pending, &efiles, 7).unwrap();
+
+        let progress = store.order_stage_progress().unwrap();
+        assert_eq!(
+            progress,
+            [OrderStageProgress {
+                order_id: "ORD-1".into(),
+                series: "personnel".into(),
+                records: 3,
+                batches: 2,
+                rejected_batches: 1,
+                accepted: 2,
+                ocr_done: 2,
+                efile_done: 1,
+                pushed: 0,
+                verified: 0,
+            }],
+            "{name}"
+        );
+
+        let counts = store.counts().unwrap();
+        let pairs = |list: &[(String, u64)]| -> Vec<(String, u64)> { list.to_vec() };
+        assert_eq!(
+            pairs(&counts.batches_by_state),
+            [("push_pending".to_owned(), 1), ("rejected".to_owned(), 1)],
+            "{name}"
+        );
+        assert_eq!(pairs(&counts.pages_by_status), [("pending".to_owned(), 2)], "{name}");
+        assert_eq!(
+            pairs(&counts.documents_by_state),
+            [("efile_done".to_owned(), 2), ("ocr_done".to_owned(), 1)],
+            "{name}"
+        );
+        assert!(counts.events_by_kind.contains(&("registered".to_owned(), 2)), "{name}: {:?}", counts.events_by_kind);
+    }
+}
