@@ -339,6 +339,8 @@ fn split_and_warn(
             page_nos: plan.page_nos,
             efile: None,
             dms: None,
+            classification: None,
+            review: None,
         }));
     }
     let pages = pages.iter().map(|(page, result)| (page.record_id.clone(), page.page_no, result.clone())).collect();

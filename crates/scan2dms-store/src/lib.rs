@@ -120,6 +120,19 @@ pub trait StateStore: Send + Sync {
         verified: &[(String, u32)],
         now_ms: i64,
     ) -> Result<(), StoreError>;
+    /// Records a reviewer's decision on a document sent to review, with an
+    /// event in the batch's log. Fails when there is no such document.
+    fn decide_review(
+        &self,
+        batch_id: &str,
+        record_id: &str,
+        document_no: u32,
+        doc_type: &str,
+        decided_by: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Documents sent to review and not yet decided, oldest batch first.
+    fn review_queue(&self) -> Result<Vec<DocumentRecord>, StoreError>;
     /// Record ids and titles of an accepted batch (its records.csv).
     fn batch_records(&self, batch_id: &str) -> Result<Vec<(String, String)>, StoreError>;
     /// Documents of one batch, or of all batches, in batch, record and number order.

@@ -129,4 +129,16 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX uploads_by_user ON uploads(user_id, uploaded_at_ms);
     "#,
+    // 6: each document's type as classified, its key fields, and a
+    // reviewer's decision where the classifier was unsure.
+    r#"
+    ALTER TABLE documents ADD COLUMN doc_type TEXT;
+    ALTER TABLE documents ADD COLUMN doc_type_confidence REAL;
+    ALTER TABLE documents ADD COLUMN needs_review INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE documents ADD COLUMN fields_json TEXT;
+    ALTER TABLE documents ADD COLUMN review_doc_type TEXT;
+    ALTER TABLE documents ADD COLUMN reviewed_by TEXT;
+    ALTER TABLE documents ADD COLUMN reviewed_at_ms INTEGER;
+    CREATE INDEX documents_awaiting_review ON documents(needs_review, review_doc_type);
+    "#,
 ];

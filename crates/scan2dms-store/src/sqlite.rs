@@ -510,17 +510,28 @@ impl StateStore for SqliteStore {
             }
             transaction.execute("DELETE FROM documents WHERE batch_id = ?1", [batch_id])?;
             let mut insert = transaction.prepare(
-                "INSERT INTO documents (batch_id, record_id, document_no, state, page_nos) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO documents (batch_id, record_id, document_no, state, page_nos,
+                                        doc_type, doc_type_confidence, needs_review, fields_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             for document in &outcome.documents {
                 let page_nos = serde_json::to_string(&document.page_nos)
+                    .map_err(|error| StoreError::Database(error.to_string()))?;
+                let classification = document.classification.as_ref();
+                let fields = classification
+                    .map(|classification| serde_json::to_string(&classification.fields))
+                    .transpose()
                     .map_err(|error| StoreError::Database(error.to_string()))?;
                 insert.execute(params![
                     batch_id,
                     document.record_id,
                     document.document_no,
                     document.state,
-                    page_nos
+                    page_nos,
+                    classification.map(|classification| classification.doc_type.as_str()),
+                    classification.map(|classification| classification.confidence),
+                    classification.is_some_and(|classification| classification.needs_review),
+                    fields
                 ])?;
             }
         }
@@ -655,46 +666,53 @@ impl StateStore for SqliteStore {
 
     fn documents(&self, batch_id: Option<&str>) -> Result<Vec<DocumentRecord>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare(
-            "SELECT d.batch_id, d.record_id, d.document_no, d.state, d.page_nos, d.efile_path, d.efile_sha256, d.efile_bytes,
-                    d.dms_object_id, d.dms_verified
+        let mut statement = connection.prepare(&format!(
+            "SELECT {DOCUMENT_COLUMNS}
              FROM documents d JOIN batches b ON b.batch_id = d.batch_id
              WHERE ?1 IS NULL OR d.batch_id = ?1
-             ORDER BY b.seq, d.record_id, d.document_no",
+             ORDER BY b.seq, d.record_id, d.document_no"
+        ))?;
+        let rows = statement.query_map([batch_id], document_row)?;
+        rows.map(|row| row?).collect()
+    }
+
+    fn decide_review(
+        &self,
+        batch_id: &str,
+        record_id: &str,
+        document_no: u32,
+        doc_type: &str,
+        decided_by: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let changed = transaction.execute(
+            "UPDATE documents SET review_doc_type = ?4, reviewed_by = ?5, reviewed_at_ms = ?6
+             WHERE batch_id = ?1 AND record_id = ?2 AND document_no = ?3",
+            params![batch_id, record_id, document_no, doc_type, decided_by, now_ms],
         )?;
-        let rows = statement.query_map([batch_id], |row| {
-            let page_nos: String = row.get(4)?;
-            let path: Option<String> = row.get(5)?;
-            let efile = match path {
-                None => None,
-                Some(path) => Some(EfileRecord {
-                    path,
-                    sha256: row.get::<_, Option<String>>(6)?.unwrap_or_default(),
-                    bytes: row.get::<_, Option<u64>>(7)?.unwrap_or(0),
-                }),
-            };
-            let dms = match row.get::<_, Option<String>>(8)? {
-                None => None,
-                Some(object_id) => Some(DmsRecord { object_id, verified: row.get::<_, bool>(9)? }),
-            };
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, page_nos, efile, dms))
-        })?;
-        let mut documents = Vec::new();
-        for row in rows {
-            let (batch_id, record_id, document_no, state, page_nos, efile, dms): (
-                String,
-                String,
-                u32,
-                String,
-                String,
-                _,
-                _,
-            ) = row?;
-            let page_nos = serde_json::from_str(&page_nos)
-                .map_err(|error| StoreError::Corrupt(format!("document {document_no} of {record_id}: {error}")))?;
-            documents.push(DocumentRecord { batch_id, record_id, document_no, state, page_nos, efile, dms });
+        if changed != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "batch {batch_id} has no document {document_no} of record {record_id}"
+            )));
         }
-        Ok(documents)
+        let detail = format!("record {record_id} document {document_no}: type {doc_type}, decided by {decided_by}");
+        insert_event(&transaction, &NewEvent::batch(batch_id, "review_decided", detail), now_ms)?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn review_queue(&self) -> Result<Vec<DocumentRecord>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(&format!(
+            "SELECT {DOCUMENT_COLUMNS}
+             FROM documents d JOIN batches b ON b.batch_id = d.batch_id
+             WHERE d.needs_review = 1 AND d.review_doc_type IS NULL
+             ORDER BY b.seq, d.record_id, d.document_no"
+        ))?;
+        let rows = statement.query_map([], document_row)?;
+        rows.map(|row| row?).collect()
     }
 
     // --- The server's (migration 5).
@@ -875,4 +893,60 @@ fn upload_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UploadRow> {
 fn is_ocr_warning(code: scan2dms_model::WarningCode) -> bool {
     use scan2dms_model::WarningCode;
     matches!(code, WarningCode::BlankPage | WarningCode::RotatedPage | WarningCode::LowOcrConfidence)
+}
+
+const DOCUMENT_COLUMNS: &str = "d.batch_id, d.record_id, d.document_no, d.state, d.page_nos, d.efile_path, \
+     d.efile_sha256, d.efile_bytes, d.dms_object_id, d.dms_verified, d.doc_type, d.doc_type_confidence, \
+     d.needs_review, d.fields_json, d.review_doc_type, d.reviewed_by, d.reviewed_at_ms";
+
+/// One document row of [`DOCUMENT_COLUMNS`]; the outer error is the
+/// database's, the inner one a row that does not parse.
+fn document_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<DocumentRecord, StoreError>> {
+    let batch_id: String = row.get(0)?;
+    let record_id: String = row.get(1)?;
+    let document_no: u32 = row.get(2)?;
+    let page_nos: String = row.get(4)?;
+    let efile = match row.get::<_, Option<String>>(5)? {
+        None => None,
+        Some(path) => Some(EfileRecord {
+            path,
+            sha256: row.get::<_, Option<String>>(6)?.unwrap_or_default(),
+            bytes: row.get::<_, Option<u64>>(7)?.unwrap_or(0),
+        }),
+    };
+    let dms = match row.get::<_, Option<String>>(8)? {
+        None => None,
+        Some(object_id) => Some(DmsRecord { object_id, verified: row.get::<_, bool>(9)? }),
+    };
+    let fields_json: Option<String> = row.get(13)?;
+    let classification = match row.get::<_, Option<String>>(10)? {
+        None => None,
+        Some(doc_type) => Some((doc_type, row.get::<_, Option<f32>>(11)?.unwrap_or(0.0), row.get::<_, bool>(12)?)),
+    };
+    let review = match row.get::<_, Option<String>>(14)? {
+        None => None,
+        Some(doc_type) => Some(ReviewDecision {
+            doc_type,
+            decided_by: row.get::<_, Option<String>>(15)?.unwrap_or_default(),
+            decided_at_ms: row.get::<_, Option<i64>>(16)?.unwrap_or(0),
+        }),
+    };
+    let state: String = row.get(3)?;
+    Ok((|| {
+        let corrupt = |what: &str, error: serde_json::Error| {
+            StoreError::Corrupt(format!("document {document_no} of {record_id}: {what}: {error}"))
+        };
+        let page_nos = serde_json::from_str(&page_nos).map_err(|error| corrupt("page numbers", error))?;
+        let classification = match classification {
+            None => None,
+            Some((doc_type, confidence, needs_review)) => {
+                let fields = match &fields_json {
+                    Some(json) => serde_json::from_str(json).map_err(|error| corrupt("fields", error))?,
+                    None => std::collections::BTreeMap::new(),
+                };
+                Some(Classification { doc_type, confidence, needs_review, fields })
+            }
+        };
+        Ok(DocumentRecord { batch_id, record_id, document_no, state, page_nos, efile, dms, classification, review })
+    })())
 }

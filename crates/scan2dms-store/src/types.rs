@@ -169,7 +169,7 @@ pub struct PageResult {
 }
 
 /// A document of a record, from the OCR stage on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DocumentRecord {
     pub batch_id: String,
     pub record_id: String,
@@ -180,6 +180,46 @@ pub struct DocumentRecord {
     pub efile: Option<EfileRecord>,
     /// Where the DMS holds it, from the push stage on.
     pub dms: Option<DmsRecord>,
+    /// What the classifier made of it (from the OCR stage on, when a model
+    /// is loaded).
+    pub classification: Option<Classification>,
+    /// A person's decision on a document sent to review.
+    pub review: Option<ReviewDecision>,
+}
+
+impl DocumentRecord {
+    /// The type the document is filed under: a person's decision first.
+    pub fn doc_type(&self) -> Option<&str> {
+        self.review
+            .as_ref()
+            .map(|review| review.doc_type.as_str())
+            .or_else(|| self.classification.as_ref().map(|classification| classification.doc_type.as_str()))
+    }
+
+    /// Sent to review and not decided yet: it is not filed until it is.
+    pub fn awaits_review(&self) -> bool {
+        self.review.is_none() && self.classification.as_ref().is_some_and(|classification| classification.needs_review)
+    }
+}
+
+/// The classifier's verdict on a document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classification {
+    pub doc_type: String,
+    /// Calibrated probability of `doc_type`, 0 to 1.
+    pub confidence: f32,
+    /// Below the configured threshold: a person decides before it is filed.
+    pub needs_review: bool,
+    /// Key fields read from the text (record key, dates, tax kind), by name.
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+/// A reviewer's decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewDecision {
+    pub doc_type: String,
+    pub decided_by: String,
+    pub decided_at_ms: i64,
 }
 
 /// A document's object in the DMS.

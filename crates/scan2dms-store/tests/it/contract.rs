@@ -213,6 +213,8 @@ fn ocr_results_documents_and_efiles_are_stored_with_the_transition() {
                 page_nos: vec![1],
                 efile: None,
                 dms: None,
+                classification: None,
+                review: None,
             }],
             warnings: vec![Finding::new(WarningCode::RotatedPage, "stored rotated 90°").record("PN-000001").page(1)],
         };
@@ -373,6 +375,8 @@ fn order_stage_progress_counts_records_by_the_stage_all_their_documents_reached(
             page_nos: vec![1],
             efile: None,
             dms: None,
+            classification: None,
+            review: None,
         };
         let outcome = OcrOutcome {
             pages: vec![],
@@ -423,5 +427,56 @@ fn order_stage_progress_counts_records_by_the_stage_all_their_documents_reached(
             "{name}"
         );
         assert!(counts.events_by_kind.contains(&("registered".to_owned(), 2)), "{name}: {:?}", counts.events_by_kind);
+    }
+}
+
+#[test]
+fn classified_documents_wait_for_review_until_a_person_decides() {
+    for (name, store, _dir) in adapters() {
+        store.import_order(&order(&[("PN-000001", "A")]), 1).unwrap();
+        store.register_batch(&new_batch("B-1"), 1).unwrap();
+        claim(&*store, "B-1");
+        let accepted = Batch { state: BatchState::Pending(Stage::Ocr), attempts: 0, not_before_ms: None };
+        store
+            .finish_validation("B-1", &running_validation(), &accepted, &accepted_result("B-1", &["PN-000001"]), 3)
+            .unwrap();
+        let ocr_running = Batch { state: BatchState::Running(Stage::Ocr), attempts: 1, not_before_ms: None };
+        store.transition("B-1", &accepted, &ocr_running, &NewEvent::batch("B-1", "claimed", "ocr"), 4).unwrap();
+        let classified = |document_no: u32, doc_type: &str, confidence: f32, needs_review: bool| DocumentRecord {
+            batch_id: "B-1".into(),
+            record_id: "PN-000001".into(),
+            document_no,
+            state: "ocr_done".into(),
+            page_nos: vec![document_no],
+            efile: None,
+            dms: None,
+            classification: Some(Classification {
+                doc_type: doc_type.into(),
+                confidence,
+                needs_review,
+                fields: [("record_key".to_owned(), "PN-000001".to_owned())].into(),
+            }),
+            review: None,
+        };
+        let documents = vec![classified(1, "zeugnis", 0.99, false), classified(2, "beurteilung", 0.41, true)];
+        let outcome = OcrOutcome { pages: vec![], documents: documents.clone(), warnings: vec![] };
+        let efile_pending = Batch { state: BatchState::Pending(Stage::Efile), attempts: 0, not_before_ms: None };
+        store.finish_ocr("B-1", &ocr_running, &efile_pending, &outcome, 5).unwrap();
+        assert_eq!(store.documents(Some("B-1")).unwrap(), documents, "{name}");
+
+        let queue = store.review_queue().unwrap();
+        assert_eq!(queue.len(), 1, "{name}");
+        assert!(queue[0].awaits_review() && queue[0].document_no == 2, "{name}");
+        assert_eq!(queue[0].doc_type(), Some("beurteilung"), "{name}");
+
+        assert!(store.decide_review("B-1", "PN-000001", 9, "zeugnis", "staff:anna", 6).is_err(), "{name}");
+        store.decide_review("B-1", "PN-000001", 2, "zeugnis", "staff:anna", 6).unwrap();
+        assert!(store.review_queue().unwrap().is_empty(), "{name}");
+        let decided = &store.documents(Some("B-1")).unwrap()[1];
+        assert!(!decided.awaits_review(), "{name}");
+        assert_eq!(decided.doc_type(), Some("zeugnis"), "{name}: the decision rules");
+        assert_eq!(decided.classification.as_ref().map(|c| c.doc_type.as_str()), Some("beurteilung"), "{name}");
+        let last = store.events("B-1").unwrap().pop().unwrap();
+        assert_eq!(last.kind, "review_decided", "{name}");
     }
 }

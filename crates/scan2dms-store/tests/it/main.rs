@@ -25,7 +25,7 @@ fn migrations_apply_once_and_refuse_a_newer_schema() {
     drop(SqliteStore::open(&path).unwrap());
     let connection = rusqlite::Connection::open(&path).unwrap();
     let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
-    assert_eq!(version, 5, "one per migration, applied once");
+    assert_eq!(version, 6, "one per migration, applied once");
     connection.pragma_update(None, "user_version", 99).unwrap();
     drop(connection);
     let error = SqliteStore::open(&path).unwrap_err().to_string();
