@@ -15,6 +15,13 @@ cp -r "$deliveries"/batches/. "$data/inbox/"
 echo "== scan2dms orders import"
 "$bin" --data-dir "$data" orders import "$deliveries"/orders/*.csv
 echo
+echo "== scan2dms classify train (labelled documents of generated deliveries)"
+# Trained on other deliveries than the ones classified below when the shared
+# corpus is next to this checkout; on the fixtures' own labels otherwise.
+training=../shared/corpus/deliveries
+[[ -d "$training/truth" ]] || training=$deliveries
+"$bin" --data-dir "$data" classify train --data "$training"
+echo
 echo "== scan2dms run --once"
 "$bin" --data-dir "$data" run --once
 echo
@@ -30,6 +37,9 @@ echo
 echo "== a rejection report (scan2dms report SSN-0007-014)"
 "$bin" --data-dir "$data" report SSN-0007-014
 echo
+echo
+echo "== scan2dms review list (documents the classifier was unsure of; filed once decided)"
+"$bin" --data-dir "$data" review list
 echo
 echo "== what the DMS holds (scan2dms dms-sim dump: the built-in simulator)"
 "$bin" --data-dir "$data/dms-sim" dms-sim dump --json > "$data/dms-dump.json"

@@ -14,7 +14,7 @@ use scan2dms_runtime::{Pipeline, RunOptions, StoreOrderBook, now_ms, unpack_arch
 use scan2dms_store::{NewOrder, NewOrderRecord, SqliteStore, StateStore};
 
 use crate::output::{self, ProgressObserver};
-use crate::{BagCommand, Cli, Command, DmsCommand, DmsSimCommand, OrdersCommand};
+use crate::{BagCommand, ClassifyCommand, Cli, Command, DmsCommand, DmsSimCommand, OrdersCommand, ReviewCommand};
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = load_config(cli.config.as_deref())?;
@@ -41,6 +41,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => crate::server::serve(open_store(&config, &data_dir)?, config, &data_dir, &args),
         Command::Users(command) => crate::server::users(&*open_store(&config, &data_dir)?, command),
         Command::Dms(DmsCommand::Check) => crate::dms::check(&config, &data_dir),
+        Command::Classify(ClassifyCommand::Train { data, out }) => {
+            crate::review::train_model(&config, &data_dir, &data, out)
+        }
+        Command::Classify(ClassifyCommand::Check) => crate::review::check_model(&config, &data_dir),
+        Command::Review(ReviewCommand::List { json }) => crate::review::list(&*open_store(&config, &data_dir)?, json),
+        Command::Review(ReviewCommand::Show { document }) => {
+            crate::review::show(&*open_store(&config, &data_dir)?, &document)
+        }
+        Command::Review(ReviewCommand::Decide { document, doc_type, by }) => {
+            crate::review::decide(&*open_store(&config, &data_dir)?, &document, &doc_type, by)
+        }
         Command::DmsSim(DmsSimCommand::Serve {
             listen,
             user,
@@ -257,6 +268,10 @@ fn run(
         summary.failed
     );
     let waiting = pipeline.store.batches(Some("push_pending"))?.len();
+    let in_review = pipeline.store.review_queue()?.len();
+    if in_review > 0 {
+        println!("{in_review} document(s) wait for review (`scan2dms review list`); their batches are filed after");
+    }
     if waiting > 0 {
         println!("{waiting} batch(es) with e-files wait for the DMS push");
     }

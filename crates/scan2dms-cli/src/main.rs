@@ -8,6 +8,7 @@
 mod commands;
 mod dms;
 mod output;
+mod review;
 mod server;
 
 use std::path::PathBuf;
@@ -103,6 +104,12 @@ pub enum Command {
     /// The DMS target of the configuration.
     #[command(subcommand)]
     Dms(DmsCommand),
+    /// The document type classifier.
+    #[command(subcommand)]
+    Classify(ClassifyCommand),
+    /// Documents the classifier was unsure of: list, look, decide.
+    #[command(subcommand)]
+    Review(ReviewCommand),
     /// A DMS speaking the enaio DMS-service contract, standing in for enaio
     /// in tests and demos. Its data lives in --data-dir.
     #[command(subcommand, name = "dms-sim")]
@@ -132,6 +139,43 @@ pub enum OrdersCommand {
     List {
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClassifyCommand {
+    /// Train a model on labelled documents (the truth/*.json of generated
+    /// deliveries) and write it to classify.model (or --out).
+    Train {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Load the configured model and say what it knows.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Documents waiting for a decision, oldest batch first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One document: the classifier's guess, key fields, page texts.
+    Show {
+        /// BATCH/RECORD/DOCUMENT, e.g. SSN-0001-001/PN-123456/2
+        document: String,
+    },
+    /// Decide a document's type; it is filed on the next run.
+    Decide {
+        document: String,
+        #[arg(long = "type", value_name = "TYPE")]
+        doc_type: String,
+        /// Who decides (default cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
     },
 }
 

@@ -293,6 +293,13 @@ struct DocumentJson {
     efile: Option<EfileJson>,
     /// The document's object in the DMS, from the push on.
     dms: Option<DmsJson>,
+    /// The type it is filed under: a reviewer's decision, else the classifier's.
+    doc_type: Option<String>,
+    /// The classifier's calibrated confidence in its own guess.
+    doc_type_confidence: Option<f32>,
+    /// Waiting for a reviewer's decision; not filed until then.
+    needs_review: bool,
+    fields: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -351,7 +358,16 @@ pub fn documents(store: &dyn StateStore, batch_id: Option<&str>, json: bool) -> 
             .map(|page| page.result.as_ref().map_or("", |result| result.text.as_str()))
             .collect::<Vec<_>>()
             .join("\u{c}");
+        let doc_type = document.doc_type().map(str::to_owned);
+        let needs_review = document.awaits_review();
+        let doc_type_confidence = document.classification.as_ref().map(|classification| classification.confidence);
+        let fields =
+            document.classification.as_ref().map(|classification| classification.fields.clone()).unwrap_or_default();
         list.push(DocumentJson {
+            doc_type,
+            doc_type_confidence,
+            needs_review,
+            fields,
             batch_id: document.batch_id,
             record_id: document.record_id,
             document_no: document.document_no,

@@ -27,6 +27,20 @@ pub struct RawConfig {
     pub store: RawStore,
     pub ocr: RawOcr,
     pub dms: RawDms,
+    pub classify: RawClassify,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawClassify {
+    pub model: String,
+    pub review_threshold: f64,
+}
+
+impl Default for RawClassify {
+    fn default() -> Self {
+        RawClassify { model: "classifier.json".to_owned(), review_threshold: 0.9 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -190,6 +204,19 @@ pub struct PipelineConfig {
     pub store: StoreConfig,
     pub ocr: OcrConfig,
     pub dms: DmsConfig,
+    pub classify: ClassifyConfig,
+}
+
+/// Document classification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassifyConfig {
+    /// The trained model (`scan2dms classify train`), relative to the data
+    /// directory. Without it documents stay unclassified and are filed into
+    /// `dms.register`.
+    pub model: PathBuf,
+    /// Calibrated confidence below which a document goes to review and is
+    /// not filed until a person decides.
+    pub review_threshold: f64,
 }
 
 /// Which DMS the documents go to.
@@ -388,6 +415,12 @@ pub fn compile(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
     };
 
     let dms = compile_dms(&raw.dms, env, &mut problems);
+    if !(0.0..=1.0).contains(&raw.classify.review_threshold) {
+        problems.push("classify.review_threshold must be between 0 and 1".to_owned());
+    }
+    if raw.classify.model.trim().is_empty() {
+        problems.push("classify.model must not be empty".to_owned());
+    }
 
     if !problems.is_empty() {
         return Err(ConfigError { problems });
@@ -422,6 +455,10 @@ pub fn compile(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
             detect_orientation: raw.ocr.detect_orientation,
         },
         dms,
+        classify: ClassifyConfig {
+            model: PathBuf::from(&raw.classify.model),
+            review_threshold: raw.classify.review_threshold,
+        },
     })
 }
 

@@ -128,11 +128,22 @@ fn push_record(
     let sleep: &dyn Fn(Duration) = &thread_sleep;
     let folder = FolderSpec { key: record_id.to_owned(), fields: folder_fields };
     let folder = ensure_folder(dms, &folder, policy, sleep).map_err(|error| format!("record {record_id}: {error}"))?;
-    let register = RegisterSpec { name: pipeline.config.dms.register.clone(), fields: Fields::new() };
-    let register = ensure_register(dms, &folder.object_id, &register, policy, sleep)
-        .map_err(|error| format!("record {record_id}: {error}"))?;
+    // One register per document type; unclassified documents go to the
+    // configured one.
+    let mut registers: BTreeMap<String, ObjectId> = BTreeMap::new();
     let mut filed = Vec::with_capacity(documents.len());
     for document in documents {
+        let register_name = document.doc_type().unwrap_or(&pipeline.config.dms.register).to_owned();
+        let register = match registers.get(&register_name) {
+            Some(register) => register.clone(),
+            None => {
+                let spec = RegisterSpec { name: register_name.clone(), fields: Fields::new() };
+                let found = ensure_register(dms, &folder.object_id, &spec, policy, sleep)
+                    .map_err(|error| format!("record {record_id}: {error}"))?;
+                registers.insert(register_name, found.object_id.clone());
+                found.object_id
+            }
+        };
         let efile = document
             .efile
             .as_ref()
@@ -143,6 +154,14 @@ fn push_record(
         fields.insert("document_no".to_owned(), document.document_no.to_string());
         fields.insert("pages".to_owned(), document.page_nos.len().to_string());
         fields.insert("sha256".to_owned(), efile.sha256.clone());
+        if let Some(doc_type) = document.doc_type() {
+            fields.insert("doc_type".to_owned(), doc_type.to_owned());
+        }
+        if let Some(classification) = &document.classification {
+            for (name, value) in &classification.fields {
+                fields.insert(name.clone(), value.clone());
+            }
+        }
         let spec = DocumentSpec {
             external_id: external_id(document),
             file_name: format!("{record_id}_{:03}.pdf", document.document_no),
@@ -150,7 +169,7 @@ fn push_record(
             fields,
         };
         let content = pipeline.data_dir.join(&efile.path);
-        let request = PushRequest { parent: &register.object_id, document: &spec, content: &content };
+        let request = PushRequest { parent: &register, document: &spec, content: &content };
         let outcome = push_document(dms, &request, policy, sleep)
             .map_err(|error| format!("record {record_id} document {}: {error}", document.document_no))?;
         if !outcome.created {

@@ -112,6 +112,9 @@ pub struct Pipeline {
     cpu_pool: std::sync::OnceLock<rayon::ThreadPool>,
     /// Where documents are filed; push and verify wait without one.
     dms: Option<Arc<dyn scan2dms_dms::DmsTarget>>,
+    /// The document type classifier, loaded on first use (none when the
+    /// configured model file does not exist).
+    classifier: std::sync::OnceLock<Option<Arc<scan2dms_classify::Model>>>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -122,7 +125,33 @@ impl std::fmt::Debug for Pipeline {
 
 impl Pipeline {
     pub fn new(store: Arc<dyn StateStore>, config: PipelineConfig, data_dir: &Path) -> Pipeline {
-        Pipeline { store, config, data_dir: data_dir.to_owned(), cpu_pool: std::sync::OnceLock::new(), dms: None }
+        Pipeline {
+            store,
+            config,
+            data_dir: data_dir.to_owned(),
+            cpu_pool: std::sync::OnceLock::new(),
+            dms: None,
+            classifier: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The classifier of `classify.model`, or `None` when that file does not
+    /// exist (documents then stay unclassified). A file that exists but
+    /// cannot be loaded is an error: the stage fails with it.
+    pub fn classifier(&self) -> Result<Option<Arc<scan2dms_classify::Model>>, String> {
+        if let Some(loaded) = self.classifier.get() {
+            return Ok(loaded.clone());
+        }
+        let path = self.data_dir.join(&self.config.classify.model);
+        let loaded = if path.is_file() {
+            let model = scan2dms_classify::Model::load(&path)
+                .map_err(|error| format!("classifier model {}: {error}", path.display()))?;
+            Some(Arc::new(model))
+        } else {
+            tracing::info!(path = %path.display(), "no classifier model; documents stay unclassified");
+            None
+        };
+        Ok(self.classifier.get_or_init(|| loaded).clone())
     }
 
     /// Attaches the DMS the push and verify stages file documents into.
@@ -323,7 +352,11 @@ impl Pipeline {
                 matches!(row.batch.state, BatchState::Pending(Stage::Validate) | BatchState::Running(Stage::Validate));
             let waits_for_earlier = validating && earlier_validation_open;
             earlier_validation_open |= validating;
-            if !waits_for_earlier && row.batch.is_runnable(now) && row.batch.state.stage().is_some_and(runs) {
+            if !waits_for_earlier
+                && row.batch.is_runnable(now)
+                && row.batch.state.stage().is_some_and(runs)
+                && !self.awaits_review(&row)?
+            {
                 return Ok(Some(row));
             }
         }
@@ -341,14 +374,25 @@ impl Pipeline {
         }
     }
 
-    /// Pending work this worker does, now or after a back-off.
+    /// Pending work this worker does, now or after a back-off. A batch
+    /// whose documents wait for a reviewer waits for people, not for us.
     fn has_waiting_work(&self, stages: &[Stage]) -> Result<bool, RuntimeError> {
         let runs = |stage: Stage| self.has_handler(stage) && stages.contains(&stage);
-        Ok(self
-            .store
-            .batches(None)?
-            .iter()
-            .any(|row| matches!(row.batch.state, BatchState::Pending(stage) if runs(stage))))
+        for row in self.store.batches(None)? {
+            if matches!(row.batch.state, BatchState::Pending(stage) if runs(stage)) && !self.awaits_review(&row)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// A batch waiting to be pushed while some of its documents wait for a
+    /// reviewer's decision: nothing of it is filed until all are decided.
+    fn awaits_review(&self, row: &BatchRow) -> Result<bool, RuntimeError> {
+        if row.batch.state != BatchState::Pending(Stage::Push) {
+            return Ok(false);
+        }
+        Ok(self.store.documents(Some(&row.batch_id))?.iter().any(scan2dms_store::DocumentRecord::awaits_review))
     }
 
     fn run_claimed(

@@ -76,7 +76,11 @@ pub fn run(pipeline: &Pipeline, row: &BatchRow, _observer: &dyn Observer) -> Res
     for (page, result) in pages.iter().zip(results) {
         page_results.push((page, result?));
     }
-    let outcome = split_and_warn(&row.batch_id, &page_results, config.keep_blank_pages, config.min_confidence);
+    let mut outcome = split_and_warn(&row.batch_id, &page_results, config.keep_blank_pages, config.min_confidence);
+    if let Some(model) = pipeline.classifier()? {
+        let series = batch_series(pipeline, row).ok_or_else(|| format!("batch {}: no order series", row.batch_id))?;
+        classify_documents(&mut outcome, &page_results, &model, series, pipeline.config.classify.review_threshold);
+    }
     let (next, _) = step(&row.batch, now_ms(), &Event::Succeeded(StageOutcome::Completed), &pipeline.config.retry)
         .map_err(|error| error.to_string())?;
     pipeline
@@ -285,6 +289,94 @@ pub fn read_words(
     let path = pipeline.batch_dir(batch_id).join("ocr").join(record_id).join(format!("{page_no}.json"));
     let bytes = std::fs::read(&path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     serde_json::from_slice(&bytes).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+/// The series of the batch's order.
+fn batch_series(pipeline: &Pipeline, row: &BatchRow) -> Option<scan2dms_model::Series> {
+    let order_id = row.order_id.as_ref()?.parse::<scan2dms_model::OrderId>().ok()?;
+    Some(pipeline.store.order(&order_id).ok()??.series)
+}
+
+/// Types each document, reads its key fields, sends the unsure ones to
+/// review and warns where a printed record key disagrees with the record
+/// (the cover sheet's key first).
+fn classify_documents(
+    outcome: &mut OcrOutcome,
+    pages: &[(&PageRecord, PageResult)],
+    model: &scan2dms_classify::Model,
+    series: scan2dms_model::Series,
+    threshold: f64,
+) {
+    use scan2dms_classify::{DocumentKeys, extract_fields, record_key_mismatches};
+    let text_of: BTreeMap<(&str, u32), &str> =
+        pages.iter().map(|(page, result)| ((page.record_id.as_str(), page.page_no), result.text.as_str())).collect();
+    let mut read: Vec<(usize, scan2dms_classify::Fields, bool)> = Vec::new();
+    for (index, document) in outcome.documents.iter_mut().enumerate() {
+        let text = document
+            .page_nos
+            .iter()
+            .filter_map(|page_no| text_of.get(&(document.record_id.as_str(), *page_no)).copied())
+            .collect::<Vec<_>>()
+            .join("\u{c}");
+        let fields = extract_fields(&text, series);
+        let mut named = BTreeMap::new();
+        if let Some(key) = fields.record_keys.first() {
+            named.insert("record_key".to_owned(), key.clone());
+        }
+        if let Some(date) = fields.document_date {
+            named.insert("document_date".to_owned(), date.to_string());
+        }
+        if let Some(tax_kind) = fields.tax_kind {
+            named.insert("tax_kind".to_owned(), tax_kind.as_str().to_owned());
+        }
+        let (doc_type, confidence) = match model.classify(&text, series) {
+            Ok(prediction) => (prediction.doc_type.as_str().to_owned(), prediction.confidence),
+            // A model without the series' types cannot decide: a person does.
+            Err(error) => {
+                tracing::warn!(%error, "document not classified");
+                ("schriftverkehr".to_owned(), 0.0)
+            }
+        };
+        let needs_review = confidence < threshold;
+        read.push((index, fields, doc_type == "deckblatt"));
+        document.classification = Some(scan2dms_store::Classification {
+            doc_type,
+            confidence: confidence as f32,
+            needs_review,
+            fields: named,
+        });
+        if needs_review {
+            let finding = Finding::new(
+                WarningCode::LowClassificationConfidence,
+                format!("document {} classified with confidence {confidence:.2}, sent to review", document.document_no),
+            );
+            outcome.warnings.push(finding.record(document.record_id.as_str()));
+        }
+    }
+    let mut by_record: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (position, (index, _, _)) in read.iter().enumerate() {
+        by_record.entry(outcome.documents[*index].record_id.clone()).or_default().push(position);
+    }
+    for (record_id, positions) in by_record {
+        let Ok(record) = record_id.parse::<scan2dms_model::RecordId>() else { continue };
+        let keys: Vec<DocumentKeys<'_>> = positions
+            .iter()
+            .map(|&position| DocumentKeys { is_cover: read[position].2, fields: &read[position].1 })
+            .collect();
+        for mismatch in record_key_mismatches(&record, &keys) {
+            let document = &outcome.documents[read[positions[mismatch.document_index]].0];
+            let finding = Finding::new(
+                WarningCode::KeyMismatch,
+                format!(
+                    "document {}{} prints record key {}",
+                    document.document_no,
+                    if mismatch.is_cover { " (cover sheet)" } else { "" },
+                    mismatch.printed_key
+                ),
+            );
+            outcome.warnings.push(finding.record(record_id.as_str()));
+        }
+    }
 }
 
 /// Documents per record, and the warnings the stage owns.

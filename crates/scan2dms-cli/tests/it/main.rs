@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, reason = "a test that cannot set up should panic")]
 
+mod classify;
 mod cli;
 mod corpus;
 mod crash;
