@@ -416,12 +416,38 @@ fn split_and_warn(
         });
     }
     let blank_pages = if keep_blank { BlankPages::Keep } else { BlankPages::Drop };
+    let text_of: BTreeMap<(&str, u32), &str> =
+        pages.iter().map(|(page, result)| ((page.record_id.as_str(), page.page_no), result.text.as_str())).collect();
     let mut documents = Vec::new();
     for (record_id, mut facts) in by_record {
         facts.sort_by_key(|facts| facts.page_no);
-        let (plans, notes) = split_record(&facts, blank_pages);
+        let (mut plans, notes) = split_record(&facts, blank_pages);
         for note in notes {
             tracing::info!(batch_id, record_id, ?note, "document split");
+        }
+        // Neither numbered nor separated: the pages themselves tell where a
+        // document starts (letterheads, dates, "Seite 1 von n").
+        let unmarked = facts.iter().all(|page| page.document_no.is_none() && !page.separator);
+        if unmarked && let [plan] = plans.as_slice() {
+            let texts: Vec<&str> = plan
+                .page_nos
+                .iter()
+                .map(|page_no| text_of.get(&(record_id, *page_no)).copied().unwrap_or(""))
+                .collect();
+            let starts = scan2dms_classify::segment(&texts);
+            if starts.len() > 1 {
+                let mut bounds = starts.clone();
+                bounds.push(plan.page_nos.len());
+                plans = bounds
+                    .windows(2)
+                    .enumerate()
+                    .map(|(index, range)| scan2dms_core::documents::DocumentPlan {
+                        document_no: index as u32 + 1,
+                        page_nos: plan.page_nos[range[0]..range[1]].to_vec(),
+                    })
+                    .collect();
+                tracing::info!(batch_id, record_id, documents = plans.len(), "documents split by page evidence");
+            }
         }
         documents.extend(plans.into_iter().map(|plan| DocumentRecord {
             batch_id: batch_id.to_owned(),
