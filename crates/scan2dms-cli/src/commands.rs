@@ -17,6 +17,15 @@ use crate::output::{self, ProgressObserver};
 use crate::{BagCommand, ClassifyCommand, Cli, Command, DmsCommand, DmsSimCommand, OrdersCommand, ReviewCommand};
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Listings piped into `head` end quietly when the reader goes away,
+    // as other Unix tools do. Long-running commands (run, serve, dms-sim
+    // serve) keep Rust's default, so a closed connection is an error they
+    // handle, never a signal that kills them.
+    let long_running =
+        matches!(cli.command, Command::Run { .. } | Command::Serve(_) | Command::DmsSim(DmsSimCommand::Serve { .. }));
+    if !long_running {
+        sigpipe::reset();
+    }
     let config = load_config(cli.config.as_deref())?;
     let data_dir = cli.data_dir.clone();
     match cli.command {
