@@ -6,9 +6,10 @@
 //!
 //! Robustness to OCR noise comes from normalisation before anything is
 //! counted: lower case, umlauts and accents folded to their base letter
-//! (`ü`, `ue`-less `u`), `ß` to `ss`, every digit to `0` (dates and amounts
-//! keep their shape, lose their value), and character 3–5-grams inside words
-//! so that one wrong letter still leaves most of a word's grams intact.
+//! (`ü` to `u`, as OCR often reads it anyway), `ß` to `ss`, every digit to
+//! `0` (dates and amounts keep their shape, lose their value), and character
+//! 3–5-grams inside words so that one wrong letter still leaves most of a
+//! word's grams intact.
 //!
 //! Groups: word unigrams, word bigrams, character n-grams, the words of the
 //! first lines of the first page (letterheads and titles), and a few

@@ -138,8 +138,12 @@ pub struct TrainingSummary {
 #[serde(deny_unknown_fields)]
 pub struct CalibrationSummary {
     pub split: CalibrationSplit,
+    /// Folds per split.
     pub folds: usize,
+    /// Documents predicted out of fold.
     pub documents: usize,
+    /// Out-of-fold predictions: `documents` per split.
+    pub predictions: usize,
     pub accuracy: f64,
     pub nll_before: f64,
     pub nll_after: f64,
@@ -204,7 +208,7 @@ impl Prediction {
 }
 
 /// A trained, calibrated document type classifier.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Model {
     labels: Vec<DocType>,
     features: FeatureParams,
@@ -216,6 +220,19 @@ pub struct Model {
     active_buckets: Vec<u32>,
     rows: Vec<f32>,
     summary: TrainingSummary,
+}
+
+impl std::fmt::Debug for Model {
+    /// A summary: the weights are megabytes of numbers.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("labels", &self.labels)
+            .field("temperature", &self.temperature)
+            .field("hash_bits", &self.features.hash_bits)
+            .field("active_buckets", &self.active_buckets.len())
+            .field("trained_by", &self.summary.trained_by)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Model {
@@ -561,7 +578,8 @@ fn cross_validate<'a>(
     let summary = CalibrationSummary {
         split: options.calibration_split,
         folds,
-        documents: held_out.len(),
+        documents: examples.len(),
+        predictions: held_out.len(),
         accuracy: evaluation_after.accuracy,
         nll_before: mean_nll(&held_out, 1.0),
         nll_after: mean_nll(&held_out, temperature),

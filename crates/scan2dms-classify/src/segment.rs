@@ -5,13 +5,14 @@
 //! with fixed, hand-set weights, not a trained one. The cues are the ones a
 //! clerk uses and they hold across senders: a letterhead, an address block,
 //! a salutation, a date near the top, a cover sheet, a memo's "An:"/"Von:"
-//! lines, "Seite 1 von n" start a
-//! document; "- 2 -", "Seite 2 von 3", the previous page's "Seite 1 von 2",
-//! a blank back side and the headings of attachment pages (Merkblatt,
-//! Verfügung, Empfangsbestätigung, ...) continue one. A page starts a
-//! document when its score is positive. The weights were set on the shared
-//! corpus and checked on generated deliveries with held-out templates (see
-//! the `classify` bench).
+//! lines and "Seite 1 von n" start a document; "- 2 -", "Seite 2 von 3",
+//! the previous page's "Seite 1 von 2", a blank back side and the headings
+//! of attachment pages (Merkblatt, Verfügung, Empfangsbestätigung, ...)
+//! continue one. Words are matched with a few edits of tolerance, as OCR
+//! bends them. A page starts a document when its score is positive. The
+//! weights were set on the shared corpus and a generated training set, and
+//! checked on generated deliveries with held-out templates (see the
+//! `classify` bench).
 //!
 //! It does not use images (a separator barcode, a change of paper), nor the
 //! document type model; both would help and are left to the pipeline.
@@ -163,7 +164,7 @@ fn score(page: &PageView, previous: &PageView) -> f64 {
                 || (heading.len() >= 8
                     && line.len() > heading.len()
                     && edit_distance(&line[..heading.len()], &heading) <= allowed)
-        }) || line.starts_with(&['a', 'n', 'l', 'a', 'g', 'e'])
+        }) || line.starts_with(&['a', 'n', 'l', 'a', 'g', 'e']) // "Anlage: ..."
             || FOLLOW_UP_PHRASES.iter().any(|phrase| {
                 let phrase = squeeze(phrase);
                 fuzzy_contains(&line, &phrase, tolerance(phrase.len()))

@@ -6,7 +6,8 @@
 //! training text is the text of its content pages joined by form feed;
 //! separator sheets and blank back sides are left out, as the pipeline
 //! leaves them out before classifying. A document delivered twice (a
-//! redelivery, a duplicate-record defect) counts once.
+//! redelivery, a duplicate-record defect) counts once. Each example's group
+//! is its template, so calibration can hold whole layouts out.
 //!
 //! This is the only module that reads files besides the model file. It
 //! reads, it does not generate: run the generator yourself (see the

@@ -188,7 +188,8 @@ fn a_model_trained_on_the_valid_corpus_batches_classifies_the_others() {
     let summary = model.training_summary();
     assert_eq!(summary.examples, examples.len());
     let calibration = summary.calibration.as_ref().unwrap();
-    assert_eq!(calibration.documents, 2 * examples.len(), "pooled: both splits predict every example once");
+    assert_eq!(calibration.documents, examples.len());
+    assert_eq!(calibration.predictions, 2 * examples.len(), "pooled: both splits predict every example once");
     assert!(calibration.nll_after <= calibration.nll_before + 1e-9);
 
     let noise = NoiseOptions::default();

@@ -1,0 +1,444 @@
+//! Document type classification on generated deliveries: accuracy, the
+//! confusion per type, precision of what a confidence threshold would file
+//! without review, the share sent to review, and the calibration error;
+//! with segmentation figures on the same documents.
+//!
+//! Run: `cargo bench -p scan2dms-benches --bench classify`
+//! (`SCAN2DMS_BENCH_THRESHOLD`, default 0.90: the auto-accept threshold).
+//!
+//! Data, generated once with `../shared/tools/make-deliveries` and cached in
+//! `target/bench-data/classify/` (a `.complete` marker beside each set holds
+//! its command; delete it to regenerate):
+//! - training: seed 1001, 24 batches × 8 records, built-in templates only;
+//! - test: seed 2002, 10 batches × 8 records, with
+//!   `benches/templates/classify_heldout.py` loaded: one more template
+//!   variant per document type and series (18, named `heldout-…`, weight 2),
+//!   which the training set never contains. About 40 % of the test
+//!   documents use them; figures are given for all, for the built-in
+//!   ("seen") and for the held-out ("unseen") variants.
+//!
+//! The classifier sees the truth text of each document (content pages, no
+//! separator sheets or blank backs) after `scan2dms_classify::ocr_noise`
+//! with its default options (about 7 % character errors), seeded per
+//! document. That is a proxy: the real OCR text will be measured once the
+//! crate is wired into the pipeline. Figures on the clean text are given
+//! for comparison.
+//!
+//! The model is trained with `TrainOptions::default()` (pooled calibration:
+//! stratified and template-grouped folds). A second model, identical but for
+//! its temperature fitted on stratified folds only, shows what calibrating
+//! for familiar layouts alone would give.
+//!
+//! It asserts nothing; it prints tables and writes
+//! `target/bench-results/classify.json` (and the trained model to
+//! `target/bench-data/classify/model.json`).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use scan2dms_classify::training::{TruthBatch, TruthDocument, examples_from_truth, read_truth_dir};
+use scan2dms_classify::{
+    CalibrationSplit, DocType, Evaluation, Model, NoiseOptions, Scored, Series, TrainOptions, evaluate, ocr_noise,
+    segment, train,
+};
+use serde_json::{Value, json};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+const DEFAULT_THRESHOLD: f64 = 0.90;
+const SWEEP: [f64; 8] = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99];
+const HELD_OUT_MARK: &str = "heldout-";
+
+/// One generated set of deliveries.
+struct DataSet {
+    name: &'static str,
+    seed: u32,
+    batches: u32,
+    records_per_batch: u32,
+    held_out_templates: bool,
+}
+
+const TRAINING: DataSet =
+    DataSet { name: "train-s1001-b24-r8", seed: 1001, batches: 24, records_per_batch: 8, held_out_templates: false };
+const TEST: DataSet = DataSet {
+    name: "test-s2002-b10-r8-heldout",
+    seed: 2002,
+    batches: 10,
+    records_per_batch: 8,
+    held_out_templates: true,
+};
+
+/// A test document as the classifier sees it.
+struct TestDocument {
+    series: Series,
+    truth: DocType,
+    template: String,
+    clean: String,
+    noisy: String,
+}
+
+fn main() -> Result<()> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace")?.to_path_buf();
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace.join("target"));
+    let threshold: f64 = std::env::var("SCAN2DMS_BENCH_THRESHOLD")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .filter(|value: &f64| (0.0..=1.0).contains(value))
+        .unwrap_or(DEFAULT_THRESHOLD);
+    let generator = workspace.join("../shared/tools/make-deliveries");
+    let held_out_templates = workspace.join("benches/templates/classify_heldout.py");
+    let data = target.join("bench-data/classify");
+    fs::create_dir_all(&data)?;
+
+    let training_dir = ensure_generated(&generator, &data, &TRAINING, &held_out_templates)?;
+    let test_dir = ensure_generated(&generator, &data, &TEST, &held_out_templates)?;
+
+    let training_batches = read_truth_dir(&training_dir)?;
+    let examples = examples_from_truth(&training_batches);
+    let test_batches = read_truth_dir(&test_dir)?;
+    let test = test_documents(&test_batches);
+    let unseen_count = test.iter().filter(|d| d.template.contains(HELD_OUT_MARK)).count();
+    println!(
+        "training: {} documents ({}), test: {} documents, {} of them in held-out template variants ({})",
+        examples.len(),
+        training_dir.display(),
+        test.len(),
+        unseen_count,
+        test_dir.display()
+    );
+
+    let options = TrainOptions::default();
+    let started = Instant::now();
+    let model = train(&examples, &options)?;
+    let training_seconds = started.elapsed().as_secs_f64();
+    let model_path = data.join("model.json");
+    model.save(&model_path)?;
+    let model_bytes = fs::metadata(&model_path)?.len();
+    let stratified =
+        train(&examples, &TrainOptions { calibration_split: CalibrationSplit::Stratified, ..options.clone() })?;
+    let summary = model.training_summary();
+    let calibration = summary.calibration.as_ref().ok_or("the default options calibrate")?;
+    println!(
+        "trained in {training_seconds:.1} s: {} active buckets, model file {:.1} MB, temperature {:.3} \
+         (stratified only: {:.3})",
+        summary.active_buckets,
+        model_bytes as f64 / 1e6,
+        model.temperature(),
+        stratified.temperature()
+    );
+    println!(
+        "cross-validation ({:?}, {} folds, {} held-out predictions): accuracy {:.3}, ECE {:.4} -> {:.4}, \
+         suggested threshold for {:.0} % precision: {}",
+        calibration.split,
+        calibration.folds,
+        calibration.predictions,
+        calibration.accuracy,
+        calibration.ece_before,
+        calibration.ece_after,
+        calibration.target_precision * 100.0,
+        calibration.suggested_threshold.map_or("none".to_owned(), |t| format!("{t:.2}"))
+    );
+
+    let started = Instant::now();
+    let noisy = score(&model, &test, |d| &d.noisy)?;
+    let classify_ms = started.elapsed().as_secs_f64() * 1000.0 / test.len().max(1) as f64;
+    let clean = score(&model, &test, |d| &d.clean)?;
+    let noisy_stratified = score(&stratified, &test, |d| &d.noisy)?;
+    let seen: Vec<Scored> = pick(&noisy, &test, false);
+    let unseen: Vec<Scored> = pick(&noisy, &test, true);
+
+    let rows = [
+        ("all, OCR-noised", evaluate(&noisy, threshold)),
+        ("seen templates", evaluate(&seen, threshold)),
+        ("unseen templates", evaluate(&unseen, threshold)),
+        ("all, clean text", evaluate(&clean, threshold)),
+        ("all, stratified T", evaluate(&noisy_stratified, threshold)),
+    ];
+    println!();
+    println!("threshold {threshold:.2}, {classify_ms:.2} ms per document");
+    println!(
+        "{:<20} {:>5} {:>9} {:>13} {:>12} {:>8} {:>7}",
+        "set", "docs", "accuracy", "auto-accepted", "precision", "review", "ECE"
+    );
+    for (name, evaluation) in &rows {
+        println!(
+            "{:<20} {:>5} {:>8.1}% {:>13} {:>11.2}% {:>7.1}% {:>7.4}",
+            name,
+            evaluation.documents,
+            evaluation.accuracy * 100.0,
+            evaluation.auto_accepted,
+            evaluation.auto_precision * 100.0,
+            evaluation.review_share * 100.0,
+            evaluation.ece
+        );
+    }
+
+    println!();
+    println!("threshold sweep (all, OCR-noised): threshold, precision of auto-accepted, review share");
+    let sweep: Vec<Value> = SWEEP
+        .iter()
+        .map(|&t| {
+            let evaluation = evaluate(&noisy, t);
+            let stratified_evaluation = evaluate(&noisy_stratified, t);
+            println!(
+                "  {t:.2}  {:>7.2}%  {:>5.1}%   (stratified T: {:>7.2}%  {:>5.1}%)",
+                evaluation.auto_precision * 100.0,
+                evaluation.review_share * 100.0,
+                stratified_evaluation.auto_precision * 100.0,
+                stratified_evaluation.review_share * 100.0
+            );
+            json!({
+                "threshold": t,
+                "auto_precision": evaluation.auto_precision,
+                "review_share": evaluation.review_share,
+                "stratified_auto_precision": stratified_evaluation.auto_precision,
+                "stratified_review_share": stratified_evaluation.review_share,
+            })
+        })
+        .collect();
+
+    println!();
+    println!("per type (all, OCR-noised): support, precision, recall, confused with");
+    let overall = &rows[0].1;
+    for figures in &overall.per_type {
+        let confused: Vec<String> = overall
+            .confusion
+            .get(&figures.doc_type)
+            .map(|row| row.iter().filter(|(p, _)| **p != figures.doc_type).map(|(p, n)| format!("{p} {n}")).collect())
+            .unwrap_or_default();
+        println!(
+            "  {:<18} {:>4} {:>7.1}% {:>7.1}%  {}",
+            figures.doc_type.as_str(),
+            figures.support,
+            figures.precision * 100.0,
+            figures.recall * 100.0,
+            confused.join(", ")
+        );
+    }
+
+    let misses: Vec<Value> = noisy
+        .iter()
+        .zip(&test)
+        .filter(|(scored, _)| scored.truth != scored.predicted)
+        .map(|(scored, document)| {
+            json!({
+                "template": document.template,
+                "truth": scored.truth,
+                "predicted": scored.predicted,
+                "confidence": scored.confidence,
+            })
+        })
+        .collect();
+    println!();
+    println!("misclassified (all, OCR-noised): template -> predicted (confidence)");
+    for (scored, document) in noisy.iter().zip(&test).filter(|(scored, _)| scored.truth != scored.predicted) {
+        println!("  {:<45} -> {} ({:.2})", document.template, scored.predicted, scored.confidence);
+    }
+
+    let segmentation = segmentation_figures(&test_batches);
+    println!();
+    println!("segmentation of the test records from page text alone (no document numbers, no separators):");
+    for (name, figures) in [("clean", &segmentation.0), ("OCR-noised", &segmentation.1)] {
+        println!(
+            "  {name:<11} {} of {} records split exactly; starts: precision {:.3}, recall {:.3}",
+            figures.exact, figures.records, figures.precision, figures.recall
+        );
+    }
+
+    let load_average = fs::read_to_string("/proc/loadavg").ok();
+    let results = json!({
+        "threshold": threshold,
+        "training_set": describe(&TRAINING, &training_dir, examples.len()),
+        "test_set": describe(&TEST, &test_dir, test.len()),
+        "test_documents_in_held_out_templates": unseen_count,
+        "noise": NoiseOptions::default(),
+        "training_seconds": training_seconds,
+        "classify_ms_per_document": classify_ms,
+        "model_file_bytes": model_bytes,
+        "temperature": model.temperature(),
+        "temperature_stratified_only": stratified.temperature(),
+        "training_summary": summary,
+        "results": rows.iter().map(|(name, evaluation)| (name.to_string(), evaluation_json(evaluation))).collect::<BTreeMap<_, _>>(),
+        "sweep": sweep,
+        "misclassified": misses,
+        "segmentation": {
+            "clean": segmentation.0.to_json(),
+            "ocr_noised": segmentation.1.to_json(),
+        },
+        "load_average_after": load_average.as_deref().map(str::trim),
+    });
+    let results_dir = target.join("bench-results");
+    fs::create_dir_all(&results_dir)?;
+    let results_path = results_dir.join("classify.json");
+    fs::write(&results_path, serde_json::to_string_pretty(&results)?)?;
+    println!();
+    if let Some(load_average) = &load_average {
+        println!("load average after: {}", load_average.trim());
+    }
+    println!("wrote {}", results_path.display());
+    Ok(())
+}
+
+/// The set's directory, generated (with `--force`) unless its marker says
+/// it is complete and made by the same command.
+fn ensure_generated(generator: &Path, data: &Path, set: &DataSet, held_out_templates: &Path) -> Result<PathBuf> {
+    let dir = data.join(set.name);
+    let marker = data.join(format!("{}.complete", set.name));
+    let mut args: Vec<String> = vec![
+        "--out".into(),
+        dir.display().to_string(),
+        "--seed".into(),
+        set.seed.to_string(),
+        "--batches".into(),
+        set.batches.to_string(),
+        "--records-per-batch".into(),
+        set.records_per_batch.to_string(),
+        "--jobs".into(),
+        "2".into(),
+        "--quiet".into(),
+        "--force".into(),
+    ];
+    if set.held_out_templates {
+        args.push("--extra-templates".into());
+        args.push(held_out_templates.display().to_string());
+    }
+    let command = format!("{} {}", generator.display(), args.join(" "));
+    if fs::read_to_string(&marker).is_ok_and(|recorded| recorded.trim() == command) && dir.join("truth").is_dir() {
+        return Ok(dir);
+    }
+    if !generator.is_file() {
+        return Err(
+            format!("{} not found: the bench needs the shared deliveries generator", generator.display()).into()
+        );
+    }
+    println!("generating {} (once; about 1–3 minutes on 2 cores) ...", set.name);
+    let started = Instant::now();
+    let status = Command::new(generator).args(&args).status()?;
+    if !status.success() {
+        return Err(format!("{command} failed with {status}").into());
+    }
+    println!("  done in {:.0} s", started.elapsed().as_secs_f64());
+    fs::write(&marker, format!("{command}\n"))?;
+    Ok(dir)
+}
+
+fn test_documents(batches: &[TruthBatch]) -> Vec<TestDocument> {
+    let noise = NoiseOptions::default();
+    let mut documents = Vec::new();
+    for batch in batches {
+        for document in &batch.documents {
+            let clean = document.text();
+            if clean.trim().is_empty() {
+                continue;
+            }
+            let seed = stable_seed(&format!("{}/{}/{}", batch.batch_id, document.record_id, document.document_no));
+            documents.push(TestDocument {
+                series: batch.series,
+                truth: document.doc_type,
+                template: document.template.clone().unwrap_or_default(),
+                noisy: ocr_noise(&clean, &noise, seed),
+                clean,
+            });
+        }
+    }
+    documents
+}
+
+fn score(model: &Model, documents: &[TestDocument], text: impl Fn(&TestDocument) -> &str) -> Result<Vec<Scored>> {
+    documents
+        .iter()
+        .map(|document| {
+            let prediction = model.classify(text(document), document.series)?;
+            Ok(Scored { truth: document.truth, predicted: prediction.doc_type, confidence: prediction.confidence })
+        })
+        .collect()
+}
+
+fn pick(scored: &[Scored], documents: &[TestDocument], held_out: bool) -> Vec<Scored> {
+    scored
+        .iter()
+        .zip(documents)
+        .filter(|(_, document)| document.template.contains(HELD_OUT_MARK) == held_out)
+        .map(|(scored, _)| *scored)
+        .collect()
+}
+
+struct SegmentationFigures {
+    records: usize,
+    exact: usize,
+    precision: f64,
+    recall: f64,
+}
+
+impl SegmentationFigures {
+    fn to_json(&self) -> Value {
+        json!({"records": self.records, "exact": self.exact, "precision": self.precision, "recall": self.recall})
+    }
+}
+
+/// Segmentation of every test record from its page texts, clean and noised.
+fn segmentation_figures(batches: &[TruthBatch]) -> (SegmentationFigures, SegmentationFigures) {
+    let noise = NoiseOptions::default();
+    let mut sides = [(0usize, 0usize, 0usize, 0usize, 0usize); 2];
+    for batch in batches {
+        let mut records: Vec<(&str, Vec<&TruthDocument>)> = Vec::new();
+        for document in &batch.documents {
+            match records.iter_mut().find(|(id, _)| *id == document.record_id) {
+                Some((_, documents)) => documents.push(document),
+                None => records.push((&document.record_id, vec![document])),
+            }
+        }
+        for (record_id, documents) in records {
+            let mut clean: Vec<String> = Vec::new();
+            let mut starts = Vec::new();
+            for document in documents {
+                starts.push(clean.len());
+                clean.extend(document.content_pages().map(|page| page.text.clone()));
+            }
+            let noisy: Vec<String> = clean
+                .iter()
+                .enumerate()
+                .map(|(i, text)| ocr_noise(text, &noise, stable_seed(&format!("{}/{record_id}/{i}", batch.batch_id))))
+                .collect();
+            for (side, pages) in sides.iter_mut().zip([&clean, &noisy]) {
+                let pages: Vec<&str> = pages.iter().map(String::as_str).collect();
+                let found = segment(&pages);
+                side.0 += 1;
+                side.1 += usize::from(found == starts);
+                side.2 += found.iter().filter(|start| starts.contains(start)).count();
+                side.3 += found.len();
+                side.4 += starts.len();
+            }
+        }
+    }
+    let figures = |(records, exact, hits, found, truth): (usize, usize, usize, usize, usize)| SegmentationFigures {
+        records,
+        exact,
+        precision: hits as f64 / found.max(1) as f64,
+        recall: hits as f64 / truth.max(1) as f64,
+    };
+    (figures(sides[0]), figures(sides[1]))
+}
+
+fn describe(set: &DataSet, dir: &Path, documents: usize) -> Value {
+    json!({
+        "dir": dir.display().to_string(),
+        "seed": set.seed,
+        "batches": set.batches,
+        "records_per_batch": set.records_per_batch,
+        "held_out_templates": set.held_out_templates,
+        "documents": documents,
+    })
+}
+
+fn evaluation_json(evaluation: &Evaluation) -> Value {
+    serde_json::to_value(evaluation).unwrap_or(Value::Null)
+}
+
+/// FNV-1a of a name: a seed that does not depend on iteration order.
+fn stable_seed(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01B3))
+}
