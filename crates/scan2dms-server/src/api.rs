@@ -1,6 +1,6 @@
 //! The JSON API: batches, reports, documents, the event log, progress per
-//! order, and retries. Wire types are this module's own and converted by
-//! hand from the store's rows.
+//! order, and retries (the review queue is in `review`). Wire types are
+//! this module's own and converted by hand from the store's rows.
 //!
 //! Visibility is decided in one place, [`visible_batch`]: staff see every
 //! batch; a contractor sees the batches it uploaded and nothing else, and
@@ -444,9 +444,4 @@ pub async fn orders(State(state): State<AppState>) -> Result<Json<Vec<OrderJson>
             })
             .collect(),
     ))
-}
-
-/// `GET /api/review`: not available until the store holds review data.
-pub async fn review_queue() -> ApiError {
-    ApiError::NotImplemented("the review queue needs classification results in the store; not available yet".to_owned())
 }

@@ -4,6 +4,8 @@
 //! with the session's CSRF token and answer with a redirect, so a reload
 //! never sends a form twice. Everything shown comes from the store at
 //! request time. Text from outside (ids, details, messages) is escaped.
+//! The review page does not reload itself: a reviewer's half-made choice
+//! would be lost.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -12,6 +14,7 @@ use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
+use scan2dms_classify::DocType;
 use scan2dms_core::{BatchState, Stage};
 use scan2dms_model::AcceptanceReport;
 use scan2dms_store::{BatchRow, DocumentRecord, EventRow, OrderStageProgress, StoreCounts};
@@ -19,6 +22,7 @@ use serde::Deserialize;
 
 use crate::api::{BatchView, request_retry, visible_batch};
 use crate::auth::{Caller, Role, session_cookie, verify_token};
+use crate::review::{ReviewItem, decide, document_name, review_items, thumbnail_url};
 use crate::{ApiError, AppState};
 
 /// `GET /`: progress, failures, rejections, recent batches.
@@ -36,6 +40,7 @@ struct Overview {
     reports: HashMap<String, AcceptanceReport>,
     waiting_uploads: usize,
     uploaders: HashMap<String, String>,
+    in_review: usize,
 }
 
 async fn overview_page(state: &AppState, caller: &Caller) -> Result<String, ApiError> {
@@ -68,11 +73,21 @@ async fn overview_page(state: &AppState, caller: &Caller) -> Result<String, ApiE
                 reports,
                 waiting_uploads,
                 uploaders,
+                in_review: store.review_queue()?.len(),
             })
         })
         .await?;
     let csrf = csrf_of(caller);
     let mut body = String::new();
+
+    if data.in_review > 0 {
+        let _ = write!(
+            body,
+            "<p class=\"notice\"><a href=\"/review\">{} zur Prüfung</a>: der Dokumenttyp ist unsicher; \
+             ihre Stapel werden erst nach der Entscheidung im DMS abgelegt.</p>",
+            documents_count(data.in_review)
+        );
+    }
 
     body.push_str("<section><h2>Fortschritt je Serie und Auftrag</h2>");
     if data.progress.is_empty() {
@@ -386,8 +401,8 @@ async fn batch_html(state: &AppState, caller: &Caller, batch_id: &str, retried: 
         body.push_str("<p class=\"muted\">Noch keine (sie entstehen bei der Texterkennung).</p>");
     } else {
         body.push_str(
-            "<table><thead><tr><th>Akte</th><th>Dokument</th><th>Status</th><th>Seiten</th><th>E-Akte</th>\
-             <th>DMS-Objekt</th></tr></thead><tbody>",
+            "<table><thead><tr><th>Akte</th><th>Dokument</th><th>Typ</th><th>Status</th><th>Seiten</th>\
+             <th>E-Akte</th><th>DMS-Objekt</th></tr></thead><tbody>",
         );
         for document in &documents {
             let pages: Vec<String> = document.page_nos.iter().map(ToString::to_string).collect();
@@ -397,9 +412,11 @@ async fn batch_html(state: &AppState, caller: &Caller, batch_id: &str, retried: 
             });
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{efile}</td><td>{dms}</td></tr>",
+                "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{efile}</td>\
+                 <td>{dms}</td></tr>",
                 escape(&document.record_id),
                 document.document_no,
+                document_type_cell(document),
                 document_state_label(&document.state),
                 escape(&pages.join(", ")),
             );
@@ -488,6 +505,159 @@ pub async fn retry_form(
     };
     match request_retry(&state, &caller, &batch_id, from).await {
         Ok(_) => Redirect::to(&format!("/batches/{batch_id}?retried=1")).into_response(),
+        Err(error) => error_page(&error),
+    }
+}
+
+/// How many documents the review page shows at once; decided ones leave it.
+const REVIEW_PAGE_DOCUMENTS: usize = 25;
+/// Pages shown as thumbnails per document; the rest are counted.
+const REVIEW_THUMBNAILS: usize = 4;
+
+#[derive(Debug, Deserialize)]
+pub struct ReviewPageQuery {
+    decided: Option<String>,
+    doc_type: Option<String>,
+}
+
+/// `GET /review`: documents whose type a person decides, with their pages.
+pub async fn review_page(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<ReviewPageQuery>,
+) -> Response {
+    match review_html(&state, &caller, &query).await {
+        Ok(html) => page_response(StatusCode::OK, html),
+        Err(error) => error_page(&error),
+    }
+}
+
+async fn review_html(state: &AppState, caller: &Caller, query: &ReviewPageQuery) -> Result<String, ApiError> {
+    let items = review_items(state).await?;
+    let csrf = csrf_of(caller);
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<section><h2>Prüfung der Dokumenttypen</h2><p class=\"muted\">Bei diesen Dokumenten war sich die \
+         Klassifikation unsicher (Konfidenz unter {}). Ein Stapel wird erst im DMS abgelegt, wenn alle seine \
+         Dokumente entschieden sind.</p>",
+        percent(state.config().classify.review_threshold)
+    );
+    if let Some(decided) = &query.decided {
+        let _ = write!(
+            body,
+            "<p class=\"flash\">Entschieden: Dokument {} ist {}.</p>",
+            escape(decided),
+            query.doc_type.as_deref().map_or_else(|| "–".to_owned(), doc_type_label)
+        );
+    }
+    if items.is_empty() {
+        body.push_str("<p class=\"muted\" id=\"review-empty\">Keine Dokumente warten auf Prüfung.</p>");
+    } else if items.len() > REVIEW_PAGE_DOCUMENTS {
+        let _ = write!(
+            body,
+            "<p>Die ersten {REVIEW_PAGE_DOCUMENTS} von {}; entschiedene verlassen die Liste.</p>",
+            documents_count(items.len())
+        );
+    } else {
+        let verb = if items.len() == 1 { "wartet" } else { "warten" };
+        let _ = write!(body, "<p>{} {verb} auf eine Entscheidung.</p>", documents_count(items.len()));
+    }
+    for item in items.iter().take(REVIEW_PAGE_DOCUMENTS) {
+        review_article(&mut body, item, &csrf);
+    }
+    body.push_str("</section>");
+    Ok(layout("Prüfung", Some(caller), None, &body))
+}
+
+/// One document in review: its pages, the classifier's guess and key
+/// fields, and the form that decides it.
+fn review_article(body: &mut String, item: &ReviewItem, csrf: &str) {
+    let document = &item.document;
+    let name = document_name(document);
+    let classification = document.classification.as_ref();
+    let guess = classification.map(|classification| classification.doc_type.as_str());
+    let _ = write!(
+        body,
+        "<article class=\"review\" id=\"review-{}\"><h3>Akte {} · Dokument {} \
+         <small class=\"muted\">aus Stapel {}</small></h3><div class=\"pages\">",
+        escape(&name.replace('/', "-")),
+        escape(&document.record_id),
+        document.document_no,
+        batch_link(&document.batch_id),
+    );
+    for page_no in document.page_nos.iter().take(REVIEW_THUMBNAILS) {
+        let _ = write!(
+            body,
+            "<figure><img src=\"{}\" alt=\"Seite {page_no}\" width=\"150\"><figcaption>Seite {page_no}</figcaption>\
+             </figure>",
+            escape(&thumbnail_url(&document.batch_id, &document.record_id, *page_no)),
+        );
+    }
+    if document.page_nos.len() > REVIEW_THUMBNAILS {
+        let _ =
+            write!(body, "<p class=\"muted\">… und {} weitere Seiten</p>", document.page_nos.len() - REVIEW_THUMBNAILS);
+    }
+    body.push_str("</div><div><dl class=\"facts\">");
+    let mut fact = |label: &str, value: String| {
+        let _ = write!(body, "<dt>{label}</dt><dd>{value}</dd>");
+    };
+    match classification {
+        Some(classification) => fact(
+            "Vorschlag",
+            format!(
+                "<strong>{}</strong> <span class=\"muted\">(Konfidenz {})</span>",
+                doc_type_label(&classification.doc_type),
+                percent(f64::from(classification.confidence))
+            ),
+        ),
+        None => fact("Vorschlag", "–".to_owned()),
+    }
+    fact(
+        "Serie",
+        item.series.map_or_else(|| "unbekannt".to_owned(), |series| series_label(series.as_str()).to_owned()),
+    );
+    fact("Seiten", document.page_nos.len().to_string());
+    for (field, value) in classification.iter().flat_map(|classification| &classification.fields) {
+        fact(&field_label(field), field_value(field, value));
+    }
+    let _ = write!(
+        body,
+        "</dl><form method=\"post\" action=\"/review/{}\" class=\"decide\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\"><label>Dokumenttyp <select name=\"doc_type\">",
+        escape(&name),
+        escape(csrf)
+    );
+    for doc_type in item.allowed_types {
+        let selected = if guess == Some(doc_type.as_str()) { " selected" } else { "" };
+        let _ = write!(
+            body,
+            "<option value=\"{}\"{selected}>{}</option>",
+            doc_type.as_str(),
+            doc_type_label(doc_type.as_str())
+        );
+    }
+    body.push_str("</select></label> <button type=\"submit\">Entscheiden</button></form></div></article>");
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReviewForm {
+    #[serde(default)]
+    doc_type: String,
+}
+
+/// `POST /review/{batch}/{record}/{document}` (CSRF-checked by the guard).
+pub async fn review_form(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((batch_id, record_id, document_no)): Path<(String, String, String)>,
+    Form(form): Form<ReviewForm>,
+) -> Response {
+    match decide(&state, &caller, &batch_id, &record_id, &document_no, &form.doc_type).await {
+        // The name and type were checked against the store: URL-safe characters only.
+        Ok(decided) => {
+            Redirect::to(&format!("/review?decided={}&doc_type={}", decided.name, decided.doc_type)).into_response()
+        }
         Err(error) => error_page(&error),
     }
 }
@@ -605,6 +775,8 @@ fn layout(title: &str, caller: Option<&Caller>, refresh_secs: Option<u32>, body:
         .filter(|secs| *secs > 0)
         .map(|secs| format!("<meta http-equiv=\"refresh\" content=\"{secs}\">"))
         .unwrap_or_default();
+    let nav =
+        if caller.is_some() { "<nav><a href=\"/\">Übersicht</a><a href=\"/review\">Prüfung</a></nav>" } else { "" };
     let user = caller.map_or(String::new(), |caller| {
         format!(
             "<form method=\"post\" action=\"/logout\" class=\"user\"><span>{}</span>\
@@ -617,7 +789,7 @@ fn layout(title: &str, caller: Option<&Caller>, refresh_secs: Option<u32>, body:
         "<!DOCTYPE html><html lang=\"de\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{refresh}\
          <title>{} – scan2dms</title><style>{STYLE}</style></head><body>\
-         <header><h1><a href=\"/\">scan2dms</a> <small>Digitalisierung der Akten</small></h1>{user}</header>\
+         <header><h1><a href=\"/\">scan2dms</a> <small>Digitalisierung der Akten</small></h1>{nav}{user}</header>\
          <main>{body}</main><footer>Stand: {}{}</footer></body></html>",
         escape(title),
         local_time(jiff::Timestamp::now().as_millisecond()),
@@ -628,7 +800,15 @@ fn layout(title: &str, caller: Option<&Caller>, refresh_secs: Option<u32>, body:
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f4f6f8}\
 header{display:flex;justify-content:space-between;align-items:center;background:#12395b;color:#fff;padding:.6rem 1.2rem}\
 header h1{font-size:1.2rem;margin:0}header a{color:#fff;text-decoration:none}header small{font-weight:normal;opacity:.8}\
-header .user span{margin-right:.6rem}main{padding:1rem 1.2rem;max-width:1200px}\
+header .user span{margin-right:.6rem}header nav{flex:1;margin-left:2rem}header nav a{margin-right:1.2rem}\
+.notice{background:#fff4d6;border:1px solid #f0d890;padding:.5rem .8rem;border-radius:4px}.notice a{font-weight:600}\
+article.review{border-top:1px solid #e6eaee;padding:.8rem 0;display:grid;grid-template-columns:minmax(0,1fr) 26rem;gap:1rem}\
+article.review h3{grid-column:1/-1;margin:0}.pages{display:flex;flex-wrap:wrap;gap:.5rem}\
+.pages figure{margin:0;text-align:center;font-size:.85em;color:#67737e}\
+.pages img{width:150px;border:1px solid #c9d1d9;background:#fff;display:block}\
+article.review dd .muted{white-space:nowrap}\
+.pages p{align-self:center}form.decide{display:flex;gap:.6rem;align-items:flex-end;margin-top:.8rem}\
+form.decide label{display:flex;flex-direction:column;gap:.2rem}form.decide select{padding:.25rem;min-width:14rem}main{padding:1rem 1.2rem;max-width:1200px}\
 section{background:#fff;border:1px solid #d8dee4;border-radius:6px;padding:.8rem 1rem;margin-bottom:1rem}\
 h2{font-size:1.1rem;margin:.2rem 0 .6rem}h3{font-size:1rem}table{border-collapse:collapse;width:100%}\
 th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e6eaee;vertical-align:top}\
@@ -726,6 +906,95 @@ fn document_state_label(state_name: &str) -> String {
         "verified" => "im DMS verifiziert".to_owned(),
         other => escape(other),
     }
+}
+
+/// What the batch page says about a document's type.
+fn document_type_cell(document: &DocumentRecord) -> String {
+    if let Some(review) = &document.review {
+        return format!(
+            "{} <span class=\"muted\">(entschieden von {})</span>",
+            doc_type_label(&review.doc_type),
+            escape(&review.decided_by)
+        );
+    }
+    match &document.classification {
+        None => "–".to_owned(),
+        Some(classification) if document.awaits_review() => format!(
+            "{}? <a href=\"/review\">wartet auf Prüfung</a> <span class=\"muted\">({})</span>",
+            doc_type_label(&classification.doc_type),
+            percent(f64::from(classification.confidence))
+        ),
+        Some(classification) => format!(
+            "{} <span class=\"muted\">({})</span>",
+            doc_type_label(&classification.doc_type),
+            percent(f64::from(classification.confidence))
+        ),
+    }
+}
+
+/// German names of the document types (the stored names are ASCII).
+fn doc_type_label(doc_type: &str) -> String {
+    let Ok(doc_type) = doc_type.parse::<DocType>() else { return escape(doc_type) };
+    let label = match doc_type {
+        DocType::Bewerbung => "Bewerbung",
+        DocType::Arbeitsvertrag => "Arbeitsvertrag",
+        DocType::Ernennungsurkunde => "Ernennungsurkunde",
+        DocType::Zeugnis => "Zeugnis",
+        DocType::Beurteilung => "Beurteilung",
+        DocType::Fortbildung => "Fortbildung",
+        DocType::Krankmeldung => "Krankmeldung",
+        DocType::Urlaubsantrag => "Urlaubsantrag",
+        DocType::Gehaltsmitteilung => "Gehaltsmitteilung",
+        DocType::Steuerbescheid => "Steuerbescheid",
+        DocType::Messbescheid => "Messbescheid",
+        DocType::Steuererklaerung => "Steuererklärung",
+        DocType::Widerspruch => "Widerspruch",
+        DocType::Stundungsantrag => "Stundungsantrag",
+        DocType::Mahnung => "Mahnung",
+        DocType::Schriftverkehr => "Schriftverkehr",
+        DocType::Deckblatt => "Deckblatt",
+    };
+    label.to_owned()
+}
+
+/// German names of the key fields the classifier reads.
+fn field_label(field: &str) -> String {
+    match field {
+        "record_key" => "Ordnungsbegriff im Text".to_owned(),
+        "document_date" => "Datum".to_owned(),
+        "tax_kind" => "Steuerart".to_owned(),
+        other => escape(other),
+    }
+}
+
+fn field_value(field: &str, value: &str) -> String {
+    use scan2dms_classify::TaxKind;
+    match field {
+        "document_date" => match value.parse::<jiff::civil::Date>() {
+            Ok(date) => date.strftime("%d.%m.%Y").to_string(),
+            Err(_) => escape(value),
+        },
+        "tax_kind" => [
+            TaxKind::Grundsteuer,
+            TaxKind::Gewerbesteuer,
+            TaxKind::Hundesteuer,
+            TaxKind::Zweitwohnungsteuer,
+            TaxKind::Vergnuegungssteuer,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == value)
+        .map_or_else(|| escape(value), |kind| kind.label().to_owned()),
+        _ => escape(value),
+    }
+}
+
+/// A share (0 to 1) as German percent: `41 %`.
+fn percent(share: f64) -> String {
+    format!("{:.0} %", share * 100.0)
+}
+
+fn documents_count(count: usize) -> String {
+    if count == 1 { "1 Dokument".to_owned() } else { format!("{count} Dokumente") }
 }
 
 fn series_label(series: &str) -> &str {

@@ -22,6 +22,10 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Well-formed, but a value the request names is not acceptable (a
+    /// document type the batch's series does not hold).
+    #[error("{0}")]
+    Unprocessable(String),
     /// tus: the client speaks a protocol version we do not.
     #[error("unsupported tus version; this server speaks 1.0.0")]
     TusVersion,
@@ -47,6 +51,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TusVersion => StatusCode::PRECONDITION_FAILED,
             ApiError::ChecksumMismatch(_) => StatusCode::from_u16(CHECKSUM_MISMATCH).unwrap_or(StatusCode::BAD_REQUEST),
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
@@ -64,6 +69,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Unprocessable(_) => "unprocessable",
             ApiError::TusVersion => "unsupported_tus_version",
             ApiError::ChecksumMismatch(_) => "checksum_mismatch",
             ApiError::NotImplemented(_) => "not_implemented",

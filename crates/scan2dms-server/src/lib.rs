@@ -17,10 +17,12 @@
 //!   termination) and written under a hidden directory of the inbox, so the
 //!   final rename stays on one file system and intake ignores them until
 //!   then.
+//! - The review queue (documents the classifier could not type with
+//!   confidence) is the store's; a decision is written into it like a
+//!   retry, and the workers file the batch once nothing of it waits.
 //!
 //! What it deliberately does not do: TLS (put it behind the city's reverse
-//! proxy), keep sessions across restarts (staff log in again), or show the
-//! review queue, which has no data in the store yet.
+//! proxy), or keep sessions across restarts (staff log in again).
 
 mod api;
 mod auth;
@@ -28,6 +30,7 @@ mod dashboard;
 mod error;
 mod metrics;
 mod openapi;
+mod review;
 mod uploads;
 
 use std::collections::HashMap;
@@ -242,10 +245,14 @@ fn routes() -> Vec<(RouteInfo, MethodRouter<AppState>)> {
         route("GET", "/api/batches/{id}/events", StaffToken, "The processing record of a batch", get(api::events)),
         route("POST", "/api/batches/{id}/retry", StaffToken, "Run a failed or rejected batch again", post(api::retry)),
         route("GET", "/api/orders", StaffToken, "Progress per order", get(api::orders)),
-        // TODO(review-queue): the review queue (documents classification
-        // could not place) needs review data in the store; until then the
-        // route answers 501.
-        route("GET", "/api/review", StaffToken, "Review queue (not yet available)", get(api::review_queue)),
+        route("GET", "/api/review", StaffToken, "Documents waiting for a type decision", get(review::queue)),
+        route(
+            "POST",
+            "/api/review/{batch}/{record}/{document}",
+            StaffToken,
+            "Decide the type of a document in review",
+            post(review::decide_api),
+        ),
         route("OPTIONS", "/api/uploads", Token, "tus: server capabilities", options(uploads::tus_options)),
         route("POST", "/api/uploads", Token, "tus: create an upload", post(uploads::tus_create)),
         route("HEAD", "/api/uploads/{upload_id}", Token, "tus: offset of an upload", head(uploads::tus_head)),
@@ -256,6 +263,21 @@ fn routes() -> Vec<(RouteInfo, MethodRouter<AppState>)> {
         route("GET", "/", StaffPage, "Dashboard: overview", get(dashboard::overview)),
         route("GET", "/batches/{id}", StaffPage, "Dashboard: one batch", get(dashboard::batch_page)),
         route("POST", "/batches/{id}/retry", StaffForm, "Dashboard: retry a batch", post(dashboard::retry_form)),
+        route(
+            "GET",
+            "/batches/{id}/records/{record}/pages/{page}/thumbnail",
+            StaffPage,
+            "Dashboard: a page as a small PNG",
+            get(review::page_thumbnail),
+        ),
+        route("GET", "/review", StaffPage, "Dashboard: documents in review", get(dashboard::review_page)),
+        route(
+            "POST",
+            "/review/{batch}/{record}/{document}",
+            StaffForm,
+            "Dashboard: decide a document's type",
+            post(dashboard::review_form),
+        ),
         route("POST", "/login", Login, "Dashboard: log in with a staff token", post(dashboard::login)),
         route("POST", "/logout", StaffForm, "Dashboard: log out", post(dashboard::logout)),
     ]

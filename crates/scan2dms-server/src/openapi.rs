@@ -80,7 +80,9 @@ fn path_parameters(path: &str) -> Vec<Value> {
         .filter_map(|part| part.strip_prefix('{').and_then(|part| part.strip_suffix('}')))
         .map(|name| {
             let description = match name {
-                "id" => "Batch id: the delivery's archive name without .zip or .tar",
+                "id" | "batch" => "Batch id: the delivery's archive name without .zip or .tar",
+                "record" => "Record id: `PN-dddddd` (personnel) or `KZ-dddd-ddddddd` (tax)",
+                "document" => "Document number within the record, from 1",
                 _ => "Upload id from the Location of the creating POST",
             };
             json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" },
@@ -174,8 +176,22 @@ fn operation(method: &str, path: &str) -> Value {
         ("GET", "/api/orders") => json!({ "responses": {
             "200": { "description": "Every order, by series", "content": json_list_of("Order") } } }),
         ("GET", "/api/review") => json!({
-            "description": "TODO(review-queue): needs classification results in the store.",
-            "responses": { "501": { "description": "Not available yet", "content": json_of("Error") } } }),
+            "description": "Documents the classifier typed with a confidence below `classify.review_threshold` \
+                and no one decided yet, oldest batch first. A batch is not filed until all its documents are \
+                decided. Thumbnails are dashboard URLs (a staff token or session).",
+            "responses": { "200": { "description": "The review queue", "content": json_list_of("ReviewItem") } } }),
+        ("POST", "/api/review/{batch}/{record}/{document}") => json!({
+            "description": "Records the type a person chose, as `staff:<user name>`; the document leaves the \
+                queue and the workers file its batch once nothing of it waits for review.",
+            "requestBody": { "required": true, "content": json_of("ReviewDecisionRequest") },
+            "responses": {
+                "200": { "description": "Decided", "content": json_of("ReviewDecided") },
+                "400": { "description": "Not a JSON body with `doc_type`", "content": json_of("Error") },
+                "404": { "description": "No such document", "content": json_of("Error") },
+                "409": { "description": "The document does not wait for review (decided already, or never sent)",
+                         "content": json_of("Error") },
+                "422": { "description": "Unknown document type, or not one of the batch's series",
+                         "content": json_of("Error") } } }),
         ("OPTIONS", "/api/uploads") => json!({ "responses": { "204": { "description": "tus capabilities",
             "headers": { "Tus-Version": header("1.0.0"), "Tus-Extension": header("creation,checksum,termination"),
                          "Tus-Checksum-Algorithm": header("sha1,sha256"),
@@ -272,6 +288,26 @@ fn schemas() -> Value {
             "order_id": string, "series": string, "records": count, "batches": count,
             "rejected_batches": count, "accepted": count, "ocr_done": count, "efile_done": count,
             "pushed": count, "verified": count } },
+        "ReviewItem": { "type": "object",
+            "required": ["document", "batch_id", "record_id", "document_no", "allowed_types", "pages", "links"],
+            "properties": {
+                "document": { "type": "string", "description": "`<batch>/<record>/<document>`" },
+                "batch_id": string, "record_id": string, "document_no": count, "state": string,
+                "doc_type": { "type": ["string", "null"], "description": "The classifier's guess" },
+                "confidence": { "type": ["number", "null"], "minimum": 0, "maximum": 1,
+                                "description": "Calibrated probability of the guess" },
+                "series": { "type": ["string", "null"], "enum": ["personnel", "tax", null] },
+                "allowed_types": { "type": "array", "items": string,
+                                   "description": "The types a decision may name: the series' types" },
+                "fields": { "type": "object", "additionalProperties": string,
+                            "description": "Key fields read from the text: record_key, document_date, tax_kind" },
+                "pages": { "type": "array", "items": { "type": "object", "properties": {
+                    "page_no": count, "thumbnail": { "type": "string", "description": "PNG, 300 px wide" } } } },
+                "links": { "type": "object", "properties": { "decide": string, "batch": string } } } },
+        "ReviewDecisionRequest": { "type": "object", "required": ["doc_type"], "additionalProperties": false,
+            "properties": { "doc_type": { "type": "string", "description": "One of the item's allowed_types" } } },
+        "ReviewDecided": { "type": "object", "properties": {
+            "document": string, "doc_type": string, "decided_by": string, "decided_at": string } },
         "Uploaded": { "type": "object", "properties": {
             "batch_id": string, "state": string, "bytes": count, "sha256": string,
             "links": { "type": "object", "properties": { "batch": string, "report": string } } } },

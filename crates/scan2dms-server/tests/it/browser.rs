@@ -1,7 +1,8 @@
 //! Staff in a real browser: headless Chromium, driven through chromedriver
 //! (WebDriver over HTTP), logs in with a staff token, finds a processed
-//! batch from the overview and opens it. Screenshots of both pages go to
-//! `target/scan2dms-dashboard-*.png` for people to look at.
+//! batch from the overview and opens it, then opens the review page, sees
+//! the page thumbnails and decides a document's type. Screenshots of the
+//! pages go to `target/scan2dms-dashboard-*.png` for people to look at.
 //!
 //! Skipped, with a message, where chromium or chromedriver is missing
 //! (`apt-get install chromium chromium-driver`, or scripts/setup.sh).
@@ -12,8 +13,10 @@ use std::process::{Child, Command, Stdio};
 
 use base64::Engine;
 use scan2dms_core::Stage;
+use scan2dms_store::StateStore;
 use serde_json::{Value, json};
 
+use crate::review::{IN_REVIEW, REVIEW_BATCH, review_batch};
 use crate::{Env, RunningServer, fixtures, import_orders, run_pipeline, tar_of};
 
 /// WebDriver's key for element references.
@@ -82,6 +85,9 @@ impl<'a> Browser<'a> {
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          "--window-size=1280,1700", "--lang=de-DE"],
             },
+            // A click that submits a form may return before the next page is
+            // there; looking for an element of that page waits for it.
+            "timeouts": { "implicit": 20000 },
         } } });
         let value = driver.call(reqwest::Method::POST, "/session", Some(capabilities));
         Browser { driver, session: value["sessionId"].as_str().unwrap().to_owned() }
@@ -95,6 +101,8 @@ impl<'a> Browser<'a> {
         self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })));
     }
 
+    /// The first element `css` matches, waiting for it to appear (the
+    /// session's implicit wait).
     fn find(&self, css: &str) -> String {
         let value =
             self.call(reqwest::Method::POST, "/element", Some(json!({ "using": "css selector", "value": css })));
@@ -107,6 +115,12 @@ impl<'a> Browser<'a> {
 
     fn click(&self, element: &str) {
         self.call(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({})));
+    }
+
+    /// Runs a script in the page and returns what it returns (awaited, when
+    /// that is a promise).
+    fn execute(&self, script: &str) -> Value {
+        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": script, "args": [] })))
     }
 
     fn source(&self) -> String {
@@ -134,7 +148,7 @@ fn target_dir() -> PathBuf {
 }
 
 #[test]
-fn staff_log_in_in_chromium_and_find_a_processed_batch() {
+fn staff_log_in_in_chromium_find_a_processed_batch_and_decide_a_review() {
     let (Some(chromedriver), Some(chromium)) = (find_program("chromedriver"), find_program("chromium")) else {
         eprintln!("skipped: chromium and chromedriver are needed (apt-get install chromium chromium-driver)");
         return;
@@ -165,6 +179,7 @@ fn staff_log_in_in_chromium_and_find_a_processed_batch() {
     browser.type_into(&token_field, &env.staff);
     let login = browser.find("#login");
     browser.click(&login);
+    browser.find("header nav");
 
     let overview = browser.source();
     assert!(overview.contains("Fortschritt je Serie und Auftrag"), "{overview}");
@@ -175,10 +190,46 @@ fn staff_log_in_in_chromium_and_find_a_processed_batch() {
 
     let link = browser.find("a[href=\"/batches/SSN-0007-001\"]");
     browser.click(&link);
+    browser.find("table.events");
     let batch = browser.source();
     for expected in ["Stapel SSN-0007-001", "Ereignisprotokoll", "E-Akte erstellt", "Scan GmbH", "efiles_done"] {
         assert!(batch.contains(expected), "{expected} missing in\n{batch}");
     }
     browser.screenshot(&screenshots.join("scan2dms-dashboard-batch.png"));
-    eprintln!("screenshots: {}", screenshots.join("scan2dms-dashboard-{overview,batch}.png").display());
+
+    // A document the classifier was unsure of, with real page images.
+    review_batch(&env, REVIEW_BATCH);
+    let review_link = browser.find("header nav a[href=\"/review\"]");
+    browser.click(&review_link);
+    browser.find("article.review");
+    let review = browser.source();
+    for expected in ["Prüfung der Dokumenttypen", "Akte PN-957380 · Dokument 1", "Beurteilung", "Konfidenz 41 %"] {
+        assert!(review.contains(expected), "{expected} missing in\n{review}");
+    }
+    // Every thumbnail arrived and is a picture 300 pixels wide, the second
+    // page turned upright.
+    let images = browser.execute(
+        "const loaded = image => image.complete || new Promise(done => { image.onload = image.onerror = done; });
+         return Promise.all(Array.from(document.images).map(loaded)).then(() =>
+             Array.from(document.images).map(image => [image.complete, image.naturalWidth, image.naturalHeight]));",
+    );
+    assert_eq!(images, json!([[true, 300, 424], [true, 300, 212]]), "{review}");
+    browser.screenshot(&screenshots.join("scan2dms-dashboard-review.png"));
+
+    let form = format!("form[action=\"/review/{IN_REVIEW}\"]");
+    let zeugnis = browser.find(&format!("{form} option[value=\"zeugnis\"]"));
+    browser.click(&zeugnis);
+    let decide = browser.find(&format!("{form} button"));
+    browser.click(&decide);
+    browser.find("#review-empty");
+    let after = browser.source();
+    assert!(after.contains(&format!("Entschieden: Dokument {IN_REVIEW} ist Zeugnis.")), "{after}");
+    assert!(after.contains("Keine Dokumente warten auf Prüfung."), "{after}");
+
+    assert!(env.store.review_queue().unwrap().is_empty(), "the decision reached the store");
+    let decided = env.store.documents(Some(REVIEW_BATCH)).unwrap().remove(0);
+    let decision = decided.review.unwrap();
+    assert_eq!(decision.doc_type, "zeugnis");
+    assert_eq!(decision.decided_by, "staff:Archiv der Stadt");
+    eprintln!("screenshots: {}", screenshots.join("scan2dms-dashboard-{overview,batch,review}.png").display());
 }

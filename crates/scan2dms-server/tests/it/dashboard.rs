@@ -9,17 +9,17 @@ use scan2dms_store::{NewEvent, StateStore, ValidationResult};
 
 use crate::{Env, Reply, request};
 
-async fn login(env: &Env, token: &str, next: &str) -> Reply {
+pub async fn login(env: &Env, token: &str, next: &str) -> Reply {
     let form = format!("token={token}&next={}", next.replace('/', "%2F"));
     let request = request(Method::POST, "/login", None).header("content-type", "application/x-www-form-urlencoded");
     env.call(request.body(Body::from(form)).unwrap()).await
 }
 
-async fn page(env: &Env, path: &str, cookie: &str) -> Reply {
+pub async fn page(env: &Env, path: &str, cookie: &str) -> Reply {
     env.call(request(Method::GET, path, None).header("cookie", cookie).body(Body::empty()).unwrap()).await
 }
 
-async fn post_form(env: &Env, path: &str, cookie: &str, form: &str) -> Reply {
+pub async fn post_form(env: &Env, path: &str, cookie: &str, form: &str) -> Reply {
     let request = request(Method::POST, path, None)
         .header("cookie", cookie)
         .header("content-type", "application/x-www-form-urlencoded");
@@ -27,11 +27,11 @@ async fn post_form(env: &Env, path: &str, cookie: &str, form: &str) -> Reply {
 }
 
 /// The session cookie (`name=value`) a login answered with.
-fn session_cookie(reply: &Reply) -> String {
+pub fn session_cookie(reply: &Reply) -> String {
     reply.header("set-cookie").split(';').next().unwrap().to_owned()
 }
 
-fn csrf_in(html: &str) -> String {
+pub fn csrf_in(html: &str) -> String {
     let start = html.find("name=\"csrf\" value=\"").expect("a form with a csrf token") + 19;
     html[start..].split('"').next().unwrap().to_owned()
 }

@@ -9,6 +9,7 @@ mod dashboard;
 mod isolation;
 mod metrics;
 mod plain;
+mod review;
 mod routes;
 mod tus;
 mod tuspy;
