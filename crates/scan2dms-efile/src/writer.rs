@@ -314,8 +314,12 @@ fn layout_page(page_no: usize, page: &EfilePage) -> Result<PageLayout, EfileErro
                 let word_width = f64::from(bbox[2] - bbox[0]) * scale;
                 let run = match words.get(index + 1) {
                     Some((next, _)) => {
+                        // Ending the run where the next word starts keeps the
+                        // space from overlapping it (extraction drops a space
+                        // that does), even where the boxes touch or overlap;
+                        // the invisible glyphs are squeezed a little instead.
                         let to_next = f64::from(next[0]) * scale - x;
-                        let width = if to_next > word_width { to_next } else { word_width + 0.25 * font_size };
+                        let width = if to_next > 0.5 * word_width { to_next } else { word_width };
                         TextRun { x, width, text: format!("{text} ") }
                     }
                     None => TextRun { x, width: word_width, text: text.clone() },

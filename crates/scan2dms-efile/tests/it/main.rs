@@ -660,13 +660,23 @@ fn bad_pages_and_provenance_are_errors_naming_the_page() {
 fn touching_words_keep_their_space_in_every_extraction_mode() {
     let mut page = rotated_raw_page();
     page.rotate_clockwise_deg = 0;
-    page.words = vec![word("des", [20, 100, 80, 130], 1), word("Schreibens", [80, 100, 260, 130], 1)];
+    page.words = vec![
+        word("des", [20, 100, 80, 130], 1),
+        word("Schreibens", [80, 100, 260, 130], 1),
+        // Overlapping boxes, as tesseract gives "Band I".
+        word("Band", [20, 200, 110, 230], 2),
+        word("I", [104, 200, 112, 230], 2),
+    ];
     let (bytes, _) = write_efile_to_vec(&[page], &provenance()).expect("write");
     let (_dir, path) = save(&bytes, "touching.pdf");
     for mode in [&["-raw"][..], &[][..]] {
         let mut args: Vec<&str> = mode.to_vec();
         args.extend([path.to_str().expect("utf-8"), "-"]);
         let text = run("pdftotext", &args);
-        assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["des", "Schreibens"], "pdftotext {mode:?}: {text:?}");
+        assert_eq!(
+            text.split_whitespace().collect::<Vec<_>>(),
+            ["des", "Schreibens", "Band", "I"],
+            "pdftotext {mode:?}: {text:?}"
+        );
     }
 }
