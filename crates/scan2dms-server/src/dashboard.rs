@@ -41,7 +41,13 @@ struct Overview {
     waiting_uploads: usize,
     uploaders: HashMap<String, String>,
     in_review: usize,
+    /// The last 14 days, for throughput and the forecast.
+    throughput: Vec<scan2dms_store::DailyThroughput>,
 }
+
+/// Days of throughput shown; the forecast uses the last [`FORECAST_DAYS`].
+const THROUGHPUT_DAYS: i64 = 14;
+const FORECAST_DAYS: i64 = 7;
 
 async fn overview_page(state: &AppState, caller: &Caller) -> Result<String, ApiError> {
     let data = state
@@ -74,6 +80,8 @@ async fn overview_page(state: &AppState, caller: &Caller) -> Result<String, ApiE
                 waiting_uploads,
                 uploaders,
                 in_review: store.review_queue()?.len(),
+                throughput: store
+                    .daily_throughput(jiff::Timestamp::now().as_millisecond() - THROUGHPUT_DAYS * 86_400_000)?,
             })
         })
         .await?;
@@ -132,6 +140,8 @@ async fn overview_page(state: &AppState, caller: &Caller) -> Result<String, ApiE
         );
     }
     body.push_str("</section>");
+
+    throughput_section(&mut body, &data);
 
     body.push_str("<section><h2>Stapel nach Status</h2><table class=\"counts\"><tbody>");
     if data.waiting_uploads > 0 {
@@ -1027,4 +1037,66 @@ pub(crate) fn escape(text: &str) -> String {
         }
     }
     escaped
+}
+
+/// Akten verified per day over the last two weeks, and when the rest of the
+/// ordered Akten will be done at the pace of the last week.
+fn throughput_section(body: &mut String, data: &Overview) {
+    body.push_str("<section><h2>Durchsatz und Prognose</h2>");
+    if data.throughput.is_empty() {
+        body.push_str(
+            "<p class=\"muted\">In den letzten 14 Tagen wurde noch kein Stapel im DMS verifiziert.</p></section>",
+        );
+        return;
+    }
+    body.push_str(
+        "<table class=\"counts\"><thead><tr><th>Tag</th><th>Stapel</th><th>Akten</th><th>Seiten</th></tr></thead><tbody>",
+    );
+    for day in &data.throughput {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape(&german_day(&day.day)),
+            day.batches,
+            day.records,
+            day.pages
+        );
+    }
+    body.push_str("</tbody></table>");
+    let today = jiff::Zoned::now().date();
+    let since = today.checked_sub(jiff::Span::new().days(FORECAST_DAYS)).unwrap_or(today);
+    let recent: u64 = data
+        .throughput
+        .iter()
+        .filter(|day| day.day.parse::<jiff::civil::Date>().is_ok_and(|date| date > since))
+        .map(|day| day.records)
+        .sum();
+    let ordered: u64 = data.progress.iter().map(|order| order.records).sum();
+    let verified: u64 = data.progress.iter().map(|order| order.verified).sum();
+    let remaining = ordered.saturating_sub(verified);
+    let per_day = recent as f64 / FORECAST_DAYS as f64;
+    if remaining == 0 {
+        body.push_str("<p>Alle bestellten Akten sind im DMS verifiziert.</p>");
+    } else if per_day > 0.0 {
+        let days = (remaining as f64 / per_day).ceil() as i64;
+        let done = today
+            .checked_add(jiff::Span::new().days(days))
+            .map_or_else(|_| "-".to_owned(), |date| date.strftime("%d.%m.%Y").to_string());
+        let _ = write!(
+            body,
+            "<p>Noch {remaining} von {ordered} bestellten Akten offen. Im Schnitt der letzten {FORECAST_DAYS} Tage \
+             ({per_day:.1} Akten pro Tag) wären sie am <strong>{done}</strong> verifiziert.</p>"
+        );
+    } else {
+        let _ = write!(
+            body,
+            "<p>Noch {remaining} von {ordered} bestellten Akten offen; in den letzten {FORECAST_DAYS} Tagen wurde keine verifiziert, daher keine Prognose.</p>"
+        );
+    }
+    body.push_str("</section>");
+}
+
+/// `YYYY-MM-DD` as `DD.MM.YYYY`.
+fn german_day(day: &str) -> String {
+    day.parse::<jiff::civil::Date>().map_or_else(|_| day.to_owned(), |date| date.strftime("%d.%m.%Y").to_string())
 }

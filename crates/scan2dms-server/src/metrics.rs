@@ -63,6 +63,18 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         sample(&mut text, "scan2dms_events_total", &[("kind", kind)], *value);
     }
 
+    family(&mut text, "scan2dms_stage_seconds", "summary", "Wall time of finished stage runs, from the event log.");
+    for (stage, runs, millis) in &counts.stage_runs {
+        sample(&mut text, "scan2dms_stage_seconds_sum", &[("stage", stage)], *millis / 1000);
+        sample(&mut text, "scan2dms_stage_seconds_count", &[("stage", stage)], *runs);
+    }
+    family(
+        &mut text,
+        "scan2dms_dms_failures_total",
+        "counter",
+        "Push or verify runs that failed after the retries of single DMS requests.",
+    );
+    sample(&mut text, "scan2dms_dms_failures_total", &[], counts.dms_failures);
     family(&mut text, "scan2dms_uploads_total", "counter", "Batches uploaded through the server.");
     sample(&mut text, "scan2dms_uploads_total", &[], uploads as u64);
 

@@ -157,4 +157,7 @@ pub trait StateStore: Send + Sync {
     fn order_stage_progress(&self) -> Result<Vec<OrderStageProgress>, StoreError>;
     /// Batches, pages, documents and events counted by state, status and kind.
     fn counts(&self) -> Result<StoreCounts, StoreError>;
+    /// Per day since `since_ms`: batches verified in the DMS, with their
+    /// records and pages, oldest day first. For throughput and the forecast.
+    fn daily_throughput(&self, since_ms: i64) -> Result<Vec<DailyThroughput>, StoreError>;
 }

@@ -846,6 +846,25 @@ impl StateStore for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn daily_throughput(&self, since_ms: i64) -> Result<Vec<DailyThroughput>, StoreError> {
+        let connection = self.lock();
+        // A batch counts on the day of its last verification (a retried push
+        // verifies it again).
+        let mut statement = connection.prepare(
+            "SELECT date(v.at_ms / 1000, 'unixepoch') AS day, COUNT(*),
+                    COALESCE(SUM((SELECT COUNT(*) FROM batch_records r WHERE r.batch_id = v.batch_id)), 0),
+                    COALESCE(SUM((SELECT SUM(r.pages) FROM batch_records r WHERE r.batch_id = v.batch_id)), 0)
+             FROM (SELECT batch_id, MAX(at_ms) AS at_ms FROM events WHERE kind = 'verified' GROUP BY batch_id) v
+             JOIN batches b ON b.batch_id = v.batch_id
+             WHERE v.at_ms >= ?1 AND b.state = 'done'
+             GROUP BY day ORDER BY day",
+        )?;
+        let rows = statement.query_map([since_ms], |row| {
+            Ok(DailyThroughput { day: row.get(0)?, batches: row.get(1)?, records: row.get(2)?, pages: row.get(3)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn counts(&self) -> Result<StoreCounts, StoreError> {
         let connection = self.lock();
         let count_by = |sql: &str| -> Result<Vec<(String, u64)>, StoreError> {
@@ -860,6 +879,27 @@ impl StateStore for SqliteStore {
             )?,
             documents_by_state: count_by("SELECT state, COUNT(*) FROM documents GROUP BY state ORDER BY state")?,
             events_by_kind: count_by("SELECT kind, COUNT(*) FROM events GROUP BY kind ORDER BY kind")?,
+            // A stage run starts with its `claimed` event ("push_running
+            // (attempt 1)") and ends with the batch's next event.
+            stage_runs: {
+                let mut statement = connection.prepare(
+                    "SELECT substr(detail, 1, instr(detail, '_running') - 1) AS stage, COUNT(*), SUM(next_at - at_ms)
+                     FROM (SELECT kind, detail, at_ms,
+                                  LEAD(at_ms) OVER (PARTITION BY batch_id ORDER BY seq) AS next_at
+                           FROM events)
+                     WHERE kind = 'claimed' AND next_at IS NOT NULL AND instr(detail, '_running') > 0
+                     GROUP BY stage ORDER BY stage",
+                )?;
+                let rows = statement
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)?.max(0) as u64)))?;
+                rows.collect::<Result<_, _>>()?
+            },
+            dms_failures: connection.query_row(
+                "SELECT COUNT(*) FROM events WHERE kind = 'failed'
+                   AND (detail LIKE '%now push\\_%' ESCAPE '\\' OR detail LIKE '%now verify\\_%' ESCAPE '\\')",
+                [],
+                |row| row.get(0),
+            )?,
         })
     }
 }

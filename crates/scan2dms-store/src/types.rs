@@ -337,6 +337,17 @@ pub struct OrderStageProgress {
     pub verified: u64,
 }
 
+/// What one day finished, for throughput and the forecast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyThroughput {
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    /// Batches whose documents were all verified in the DMS that day.
+    pub batches: u64,
+    pub records: u64,
+    pub pages: u64,
+}
+
 /// Counts for monitoring, each by its key, in key order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreCounts {
@@ -345,4 +356,10 @@ pub struct StoreCounts {
     pub pages_by_status: Vec<(String, u64)>,
     pub documents_by_state: Vec<(String, u64)>,
     pub events_by_kind: Vec<(String, u64)>,
+    /// Per stage: runs that ended (in success, failure or a crash) and
+    /// their total wall time in milliseconds, from the event log.
+    pub stage_runs: Vec<(String, u64, u64)>,
+    /// Failed runs of the push and verify stages: the DMS's errors that
+    /// outlasted the retries of single requests.
+    pub dms_failures: u64,
 }

@@ -117,6 +117,7 @@ async fn the_overview_shows_progress_failures_and_rejections_with_retry_buttons(
         "action=\"/batches/SSN-0007-001/retry\"",
         "action=\"/batches/SSN-0007-003/retry\"",
         "Eingangsordner",
+        "Durchsatz und Prognose",
     ] {
         assert!(html.contains(expected), "{expected} missing in\n{html}");
     }

@@ -276,6 +276,12 @@ fn ocr_results_documents_and_efiles_are_stored_with_the_transition() {
             kinds.ends_with(&["pushed".to_owned(), "claimed".to_owned(), "verified".to_owned()]),
             "{name}: {kinds:?}"
         );
+
+        // The day it was verified counts its records and pages.
+        let days = store.daily_throughput(0).unwrap();
+        assert_eq!(days.len(), 1, "{name}: {days:?}");
+        assert_eq!((days[0].day.as_str(), days[0].batches, days[0].records), ("1970-01-01", 1, 1), "{name}");
+        assert!(store.daily_throughput(14).unwrap().is_empty(), "{name}: verified before the window");
     }
 }
 
@@ -478,5 +484,23 @@ fn classified_documents_wait_for_review_until_a_person_decides() {
         assert_eq!(decided.classification.as_ref().map(|c| c.doc_type.as_str()), Some("beurteilung"), "{name}");
         let last = store.events("B-1").unwrap().pop().unwrap();
         assert_eq!(last.kind, "review_decided", "{name}");
+    }
+}
+
+#[test]
+fn counts_time_stage_runs_and_count_dms_failures_from_the_event_log() {
+    for (name, store, _dir) in adapters() {
+        let event =
+            |kind: &str, detail: &str, at: i64| store.append_event(&NewEvent::batch("B-9", kind, detail), at).unwrap();
+        event("claimed", "push_running (attempt 1)", 1_000);
+        event("failed", "dms timed out; now push_pending", 4_000);
+        event("claimed", "push_running (attempt 2)", 10_000);
+        event("pushed", "3 document(s) in the dms", 12_000);
+        event("claimed", "verify_running (attempt 1)", 12_500);
+        event("verified", "3 document(s) read back from the dms unchanged", 13_500);
+        event("claimed", "ocr_running (attempt 1)", 20_000);
+        let counts = store.counts().unwrap();
+        assert_eq!(counts.stage_runs, [("push".to_owned(), 2, 5_000), ("verify".to_owned(), 1, 1_000)], "{name}");
+        assert_eq!(counts.dms_failures, 1, "{name}");
     }
 }
