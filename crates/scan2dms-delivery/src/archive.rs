@@ -565,3 +565,19 @@ impl Writer<'_> {
         Ok(())
     }
 }
+
+/// Where a delivery's bag is: the delivered directory itself, or the one
+/// directory its archive was unpacked into under `unpacked`.
+pub fn bag_root(delivered: &Path, unpacked: &Path) -> Result<PathBuf, String> {
+    if delivered.is_dir() {
+        return Ok(delivered.to_owned());
+    }
+    let mut roots = std::fs::read_dir(unpacked)
+        .map_err(|error| format!("unpacked bag {}: {error}", unpacked.display()))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.is_dir());
+    match (roots.next(), roots.next()) {
+        (Some(root), None) => Ok(root),
+        _ => Err(format!("unpacked bag {} does not hold exactly one directory", unpacked.display())),
+    }
+}

@@ -101,19 +101,10 @@ fn engine_options(pipeline: &Pipeline) -> EngineOptions {
 
 /// Where the bag's files are: the delivered directory, or the unpacked archive.
 pub fn bag_root(pipeline: &Pipeline, row: &BatchRow) -> Result<PathBuf, String> {
-    let source = pipeline.data_dir.join(&row.source_path);
-    if source.is_dir() {
-        return Ok(source);
-    }
-    let unpacked = pipeline.batch_dir(&row.batch_id).join("bag");
-    let mut roots = std::fs::read_dir(&unpacked)
-        .map_err(|error| format!("unpacked bag {}: {error}", unpacked.display()))?
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.is_dir());
-    match (roots.next(), roots.next()) {
-        (Some(root), None) => Ok(root),
-        _ => Err(format!("unpacked bag {} does not hold exactly one directory", unpacked.display())),
-    }
+    scan2dms_delivery::archive::bag_root(
+        &pipeline.data_dir.join(&row.source_path),
+        &pipeline.batch_dir(&row.batch_id).join("bag"),
+    )
 }
 
 thread_local! {

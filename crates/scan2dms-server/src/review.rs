@@ -345,7 +345,10 @@ enum ThumbnailError {
 }
 
 fn render_thumbnail(source: &PageSource) -> Result<Vec<u8>, ThumbnailError> {
-    let bag = bag_root(&source.data_dir, &source.batch_id, &source.source_path).map_err(ThumbnailError::Missing)?;
+    // The work area's layout, as the pipeline keeps it (runtime::batch_dir).
+    let unpacked = source.data_dir.join("batches").join(&source.batch_id).join("bag");
+    let bag = scan2dms_delivery::archive::bag_root(&source.data_dir.join(&source.source_path), &unpacked)
+        .map_err(ThumbnailError::Missing)?;
     let path = inside(&bag.join("data"), &source.file)
         .ok_or_else(|| ThumbnailError::Image(format!("page file {:?} leaves the bag", source.file)))?;
     if !path.is_file() {
@@ -375,25 +378,6 @@ fn render_thumbnail(source: &PageSource) -> Result<Vec<u8>, ThumbnailError> {
         .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
         .map_err(|error| ThumbnailError::Image(format!("cannot encode the thumbnail: {error}")))?;
     Ok(png)
-}
-
-/// Where the bag's files are: the delivered directory, or the archive as
-/// intake unpacked it. The same rule as the runtime's `ocr_stage::bag_root`,
-/// which the server does not depend on.
-fn bag_root(data_dir: &Path, batch_id: &str, source_path: &str) -> Result<PathBuf, String> {
-    let source = data_dir.join(source_path);
-    if source.is_dir() {
-        return Ok(source);
-    }
-    let unpacked = data_dir.join("batches").join(batch_id).join("bag");
-    let mut roots = std::fs::read_dir(&unpacked)
-        .map_err(|error| format!("unpacked bag {}: {error}", unpacked.display()))?
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.is_dir());
-    match (roots.next(), roots.next()) {
-        (Some(root), None) => Ok(root),
-        _ => Err(format!("unpacked bag {} does not hold exactly one directory", unpacked.display())),
-    }
 }
 
 /// `relative` under `root`, unless it is absolute or climbs out.
