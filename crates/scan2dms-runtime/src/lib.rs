@@ -347,6 +347,7 @@ impl Pipeline {
         let now = now_ms();
         let runs = |stage: Stage| self.has_handler(stage) && stages.contains(&stage);
         let mut earlier_validation_open = false;
+        let in_review = self.batches_in_review()?;
         for row in self.store.batches(None)? {
             let validating =
                 matches!(row.batch.state, BatchState::Pending(Stage::Validate) | BatchState::Running(Stage::Validate));
@@ -355,7 +356,7 @@ impl Pipeline {
             if !waits_for_earlier
                 && row.batch.is_runnable(now)
                 && row.batch.state.stage().is_some_and(runs)
-                && !self.awaits_review(&row)?
+                && !awaits_review(&row, &in_review)
             {
                 return Ok(Some(row));
             }
@@ -378,21 +379,20 @@ impl Pipeline {
     /// whose documents wait for a reviewer waits for people, not for us.
     fn has_waiting_work(&self, stages: &[Stage]) -> Result<bool, RuntimeError> {
         let runs = |stage: Stage| self.has_handler(stage) && stages.contains(&stage);
+        let in_review = self.batches_in_review()?;
         for row in self.store.batches(None)? {
-            if matches!(row.batch.state, BatchState::Pending(stage) if runs(stage)) && !self.awaits_review(&row)? {
+            if matches!(row.batch.state, BatchState::Pending(stage) if runs(stage)) && !awaits_review(&row, &in_review)
+            {
                 return Ok(true);
             }
         }
         Ok(false)
     }
 
-    /// A batch waiting to be pushed while some of its documents wait for a
-    /// reviewer's decision: nothing of it is filed until all are decided.
-    fn awaits_review(&self, row: &BatchRow) -> Result<bool, RuntimeError> {
-        if row.batch.state != BatchState::Pending(Stage::Push) {
-            return Ok(false);
-        }
-        Ok(self.store.documents(Some(&row.batch_id))?.iter().any(scan2dms_store::DocumentRecord::awaits_review))
+    /// Batches with documents waiting for a reviewer: one query per look
+    /// for work, whatever the number of batches.
+    fn batches_in_review(&self) -> Result<std::collections::HashSet<String>, RuntimeError> {
+        Ok(self.store.review_queue()?.into_iter().map(|document| document.batch_id).collect())
     }
 
     fn run_claimed(
@@ -444,6 +444,12 @@ impl Pipeline {
         }
         Ok(next)
     }
+}
+
+/// A batch waiting to be pushed while some of its documents wait for a
+/// reviewer's decision: nothing of it is filed until all are decided.
+fn awaits_review(row: &BatchRow, in_review: &std::collections::HashSet<String>) -> bool {
+    row.batch.state == BatchState::Pending(Stage::Push) && in_review.contains(&row.batch_id)
 }
 
 fn event_log_entry(event: &Event, next: &Batch) -> (&'static str, String) {
