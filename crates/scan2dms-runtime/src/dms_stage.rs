@@ -64,48 +64,22 @@ pub fn push(pipeline: &Pipeline, row: &BatchRow, _observer: &dyn Observer) -> Re
     }
     let records: Vec<(&str, Vec<&DocumentRecord>)> = by_record.into_iter().collect();
     let policy = policy(pipeline);
-    let next = AtomicUsize::new(0);
-    let filed: Mutex<Vec<(String, u32, String)>> = Mutex::new(Vec::new());
-    let failure: Mutex<Option<String>> = Mutex::new(None);
-    let workers = pipeline.config.dms.max_concurrent_requests.clamp(1, records.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    if failure.lock().map(|failure| failure.is_some()).unwrap_or(true) {
-                        return;
-                    }
-                    let Some((record_id, record_documents)) = records.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                        return;
-                    };
-                    let mut folder_fields = Fields::new();
-                    folder_fields.insert("record_id".to_owned(), (*record_id).to_owned());
-                    if let Some(title) = titles.get(*record_id) {
-                        folder_fields.insert("title".to_owned(), title.clone());
-                    }
-                    if let Some(series) = &series {
-                        folder_fields.insert("series".to_owned(), series.clone());
-                    }
-                    if let Some(order_id) = &row.order_id {
-                        folder_fields.insert("order_id".to_owned(), order_id.clone());
-                    }
-                    let result = push_record(pipeline, &*dms, record_id, folder_fields, record_documents, &policy);
-                    match result {
-                        Ok(objects) => filed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(objects),
-                        Err(error) => {
-                            let mut failure = failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                            failure.get_or_insert(error);
-                            return;
-                        }
-                    }
-                }
-            });
+    let workers = pipeline.config.dms.max_concurrent_requests;
+    let filed = on_worker_threads(&records, workers, |(record_id, record_documents)| {
+        let mut folder_fields = Fields::new();
+        folder_fields.insert("record_id".to_owned(), (*record_id).to_owned());
+        if let Some(title) = titles.get(*record_id) {
+            folder_fields.insert("title".to_owned(), title.clone());
         }
-    });
-    if let Some(error) = failure.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
-        return Err(error);
-    }
-    let mut filed = filed.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(series) = &series {
+            folder_fields.insert("series".to_owned(), series.clone());
+        }
+        if let Some(order_id) = &row.order_id {
+            folder_fields.insert("order_id".to_owned(), order_id.clone());
+        }
+        push_record(pipeline, &*dms, record_id, folder_fields, record_documents, &policy)
+    })?;
+    let mut filed: Vec<(String, u32, String)> = filed.into_iter().flatten().collect();
     filed.sort();
     let (next, _) = step(&row.batch, now_ms(), &Event::Succeeded(StageOutcome::Completed), &pipeline.config.retry)
         .map_err(|error| error.to_string())?;
@@ -194,30 +168,7 @@ pub fn verify_stage(pipeline: &Pipeline, row: &BatchRow, _observer: &dyn Observe
             .map_err(|error| format!("{what}: {error}"))?;
         Ok((document.record_id.clone(), document.document_no))
     };
-    // Read-backs wait on the network, not the CPU: a few at a time, on
-    // threads of their own.
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Result<(String, u32), String>>> = Mutex::new(Vec::with_capacity(documents.len()));
-    let workers = pipeline.config.dms.max_concurrent_requests.clamp(1, documents.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                while let Some(document) = documents.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let result = check(document);
-                    let failed = result.is_err();
-                    results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(result);
-                    if failed {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    let mut verified = results
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .into_iter()
-        .collect::<Result<Vec<_>, String>>()?;
+    let mut verified = on_worker_threads(&documents, pipeline.config.dms.max_concurrent_requests, check)?;
     verified.sort();
     let (next, _) = step(&row.batch, now_ms(), &Event::Succeeded(StageOutcome::Completed), &pipeline.config.retry)
         .map_err(|error| error.to_string())?;
@@ -229,6 +180,38 @@ pub fn verify_stage(pipeline: &Pipeline, row: &BatchRow, _observer: &dyn Observe
         delete_staging(pipeline, &row.batch_id);
     }
     Ok(StageOutcome::Completed)
+}
+
+/// Runs `work` on every item, `workers` at a time on threads of their own
+/// (DMS requests wait on the network, not the CPU pool), and stops handing
+/// out items at the first failure, which it returns. Results in no order.
+fn on_worker_threads<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    work: impl Fn(&T) -> Result<R, String> + Sync,
+) -> Result<Vec<R>, String> {
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<R>> = Mutex::new(Vec::with_capacity(items.len()));
+    let failure: Mutex<Option<String>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, items.len().max(1)) {
+            scope.spawn(|| {
+                while lock(&failure).is_none() {
+                    let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) else { return };
+                    match work(item) {
+                        Ok(result) => lock(&done).push(result),
+                        Err(error) => {
+                            lock(&failure).get_or_insert(error);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    match failure.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        Some(error) => Err(error),
+        None => Ok(done.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)),
+    }
 }
 
 /// Removes the batch's e-files and OCR word files once the DMS holds the
@@ -252,4 +235,8 @@ fn delete_staging(pipeline: &Pipeline, batch_id: &str) {
     if let Err(error) = pipeline.store.append_event(&NewEvent::batch(batch_id, "staging_deleted", detail), now_ms()) {
         tracing::warn!(batch_id, %error, "cannot log the staging deletion");
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
