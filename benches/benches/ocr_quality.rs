@@ -52,6 +52,8 @@ use scan2dms_imaging::{Limits, decode_page};
 use scan2dms_ocr::quality::{character_error_rate, order_free_word_error};
 use serde_json::{Value, json};
 
+use scan2dms_benches::copy_tree;
+
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 const DEFAULT_PAGES: usize = 150;
@@ -434,8 +436,11 @@ fn efile_texts(
                 // The e-file holds the document's pages in this order, one
                 // PDF page each.
                 let pdf_page = (index + 1).to_string();
-                let output =
-                    Command::new("pdftotext").args(["-raw", "-f", &pdf_page, "-l", &pdf_page]).arg(&efile).arg("-").output()?;
+                let output = Command::new("pdftotext")
+                    .args(["-raw", "-f", &pdf_page, "-l", &pdf_page])
+                    .arg(&efile)
+                    .arg("-")
+                    .output()?;
                 if !output.status.success() {
                     return Err(format!("pdftotext on page {pdf_page} of {} failed", efile.display()).into());
                 }
@@ -511,17 +516,4 @@ fn cli_text(png_dir: &Path, index: usize, page: &TruthPage) -> Result<Option<Str
         return Ok(None);
     }
     Ok(Some(String::from_utf8_lossy(&output.stdout).into_owned()))
-}
-
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    if from.is_dir() {
-        fs::create_dir_all(to)?;
-        for entry in fs::read_dir(from)? {
-            let entry = entry?;
-            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
-        }
-    } else {
-        fs::copy(from, to)?;
-    }
-    Ok(())
 }

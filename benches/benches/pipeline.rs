@@ -37,6 +37,8 @@ use std::time::Instant;
 use scan2dms_imaging::{Limits, decode_page};
 use scan2dms_ocr::{Engine, EngineOptions, ensure_single_threaded_openmp};
 
+use scan2dms_benches::copy_tree;
+
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 const DEFAULT_PAGES: usize = 100;
@@ -308,19 +310,6 @@ fn engine_bound(pages: &[(image::GrayImage, u32)]) -> Result<f64> {
         return Err(error.into());
     }
     Ok(started.elapsed().as_secs_f64())
-}
-
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    if from.is_dir() {
-        fs::create_dir_all(to)?;
-        for entry in fs::read_dir(from)? {
-            let entry = entry?;
-            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
-        }
-    } else {
-        fs::copy(from, to)?;
-    }
-    Ok(())
 }
 
 fn count_files(dir: &Path, extension: &str) -> usize {
