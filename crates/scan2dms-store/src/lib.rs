@@ -1,27 +1,37 @@
 //! The state store: the single source of truth of scan2dms.
 //!
-//! [`StateStore`] is the port every other part talks to; [`SqliteStore`] is
-//! the embedded default adapter (a PostgreSQL adapter follows the same
-//! contract, see `tests/it/contract.rs`). The store holds orders, batches,
-//! the records and pages a batch delivered, and an append-only event log
-//! per batch: the processing record RESISCAN asks for. For the server it
-//! also holds its users (token hashes, never tokens) and who uploaded which
-//! batch.
+//! [`StateStore`] is the port every other part talks to. [`SqliteStore`] is
+//! the embedded default, for one process on one machine; [`PostgresStore`]
+//! is for workers and servers on several hosts sharing one database. Both
+//! pass the same contract suite (`tests/it/contract.rs`). The store holds
+//! orders, batches, the records and pages a batch delivered, and an
+//! append-only event log per batch: the processing record RESISCAN asks
+//! for. For the server it also holds its users (token hashes, never tokens)
+//! and who uploaded which batch.
 //!
-//! Two rules make it safe under crashes and concurrent workers:
+//! Three rules make it safe under crashes and concurrent workers:
 //! - every state change is a compare-and-set against the state the caller
 //!   read ([`StateStore::transition`]), written in one transaction with its
 //!   event, so a change is never half applied and never applied twice;
 //! - a record is delivered at most once: accepting a batch claims its
 //!   records in a table whose primary key is the record id, in the same
-//!   transaction as the state change.
+//!   transaction as the state change;
+//! - a worker takes work with [`StateStore::claim_next`], which picks and
+//!   starts a batch in one transaction and gives it a lease, so two workers
+//!   never run the same batch, and a batch whose worker died is found by its
+//!   expired lease ([`StateStore::expired_leases`]) rather than by a process
+//!   guessing that it is alone.
 //!
 //! The store knows rows, not files: it never reads a delivery itself.
 
+mod lease;
+mod postgres;
 mod schema;
 mod sqlite;
 mod types;
 
+pub use lease::{ClaimRequest, ClaimStep, Lease};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
 
@@ -50,6 +60,8 @@ pub trait StateStore: Send + Sync {
 
     /// Moves a batch from `from` to `to` and logs `event`, atomically.
     /// Fails with [`StoreError::Conflict`] when the batch is no longer in `from`.
+    /// Leaving a running state ends the batch's lease; this and every
+    /// `finish_*` method do so.
     fn transition(
         &self,
         batch_id: &str,
@@ -160,4 +172,30 @@ pub trait StateStore: Send + Sync {
     /// Per day since `since_ms`: batches verified in the DMS, with their
     /// records and pages, oldest day first. For throughput and the forecast.
     fn daily_throughput(&self, since_ms: i64) -> Result<Vec<DailyThroughput>, StoreError>;
+
+    // --- Work leases (SQLite migration 7): how workers on many hosts share
+    // the batches without running one twice.
+
+    /// Starts the oldest batch due for one of the request's stages: calls
+    /// `request.claim` with the batch locked and writes the running state,
+    /// its event and a lease for `request.worker_id`, in one transaction.
+    /// Returns the batch as stored, or `None` when nothing is due. Skips a
+    /// validation while an earlier batch is pending or running validation,
+    /// and a push while a document of the batch awaits review. Concurrent
+    /// callers never get the same batch and, on a shared store, never wait
+    /// for each other's claim. When `request.claim` refuses, nothing is
+    /// written and the error is [`StoreError::ClaimRefused`].
+    fn claim_next(&self, request: &ClaimRequest<'_>, now_ms: i64) -> Result<Option<BatchRow>, StoreError>;
+    /// Extends the lease while `worker_id` still holds it and the batch still
+    /// runs; `false` when the lease was lost (the batch was interrupted,
+    /// finished, or taken over), so the worker stops.
+    fn renew_lease(&self, batch_id: &str, worker_id: &str, until_ms: i64) -> Result<bool, StoreError>;
+    /// Running batches whose lease ran out before `now_ms`, or that have
+    /// none (started before leases existed), in registration order: the
+    /// batches whose worker is presumed dead.
+    fn expired_leases(&self, now_ms: i64) -> Result<Vec<BatchRow>, StoreError>;
+    /// Whether other processes, on other hosts, may use the same store. When
+    /// not, a starting process may treat every running batch as its own,
+    /// interrupted by its last exit; when so, only an expired lease says so.
+    fn is_shared(&self) -> bool;
 }

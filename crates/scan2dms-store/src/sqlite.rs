@@ -2,7 +2,8 @@
 //!
 //! WAL with `synchronous = FULL` makes every committed transaction durable
 //! before the call returns, so a SIGKILL right after loses nothing the caller
-//! was told is stored.
+//! was told is stored. It is a store for one process: it says it is not
+//! shared ([`StateStore::is_shared`]), though its leases work all the same.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,6 +14,7 @@ use scan2dms_core::{Batch, BatchState};
 use scan2dms_model::{AcceptanceReport, BatchId, OrderId, RecordId};
 
 use crate::StateStore;
+use crate::lease::{self, ClaimRequest, Lease};
 use crate::schema::MIGRATIONS;
 use crate::types::*;
 
@@ -68,7 +70,7 @@ impl SqliteStore {
 
 const BATCH_COLUMNS: &str = "b.batch_id, b.source_name, b.source_path, b.state, b.attempts, b.not_before_ms, \
      b.order_id, b.outcome, b.last_error, b.received_at_ms, b.updated_at_ms, \
-     (SELECT COUNT(*) FROM pages p WHERE p.batch_id = b.batch_id)";
+     (SELECT COUNT(*) FROM pages p WHERE p.batch_id = b.batch_id), b.lease_owner, b.lease_expires_ms";
 
 fn batch_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<BatchRow> {
     let state_name: String = row.get(3)?;
@@ -86,6 +88,13 @@ fn batch_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<BatchRow> {
         received_at_ms: row.get(9)?,
         updated_at_ms: row.get(10)?,
         pages: row.get(11)?,
+        lease: match row.get::<_, Option<String>>(12)? {
+            None => None,
+            // An owner without an expiry never happens; taken as expired.
+            Some(worker_id) => {
+                Some(Lease { worker_id, expires_ms: row.get::<_, Option<i64>>(13)?.unwrap_or(i64::MIN) })
+            }
+        },
     })
 }
 
@@ -97,18 +106,22 @@ fn insert_event(transaction: &Transaction<'_>, event: &NewEvent, now_ms: i64) ->
     Ok(())
 }
 
-/// The compare-and-set at the heart of every state change.
+/// The compare-and-set at the heart of every state change. A batch that
+/// stops running loses its lease; one that starts gets `lease`, if any.
 fn set_state(
     transaction: &Transaction<'_>,
     batch_id: &str,
     from: &Batch,
     to: &Batch,
     last_error: Option<&str>,
+    lease: Option<&Lease>,
     now_ms: i64,
 ) -> Result<(), StoreError> {
     let changed = transaction.execute(
         "UPDATE batches SET state = ?1, attempts = ?2, not_before_ms = ?3, updated_at_ms = ?4,
-                last_error = COALESCE(?5, last_error)
+                last_error = COALESCE(?5, last_error),
+                lease_owner = CASE WHEN ?9 THEN COALESCE(?10, lease_owner) END,
+                lease_expires_ms = CASE WHEN ?9 THEN COALESCE(?11, lease_expires_ms) END
          WHERE batch_id = ?6 AND state = ?7 AND attempts = ?8",
         params![
             to.state.name(),
@@ -118,7 +131,10 @@ fn set_state(
             last_error,
             batch_id,
             from.state.name(),
-            from.attempts
+            from.attempts,
+            matches!(to.state, BatchState::Running(_)),
+            lease.map(|lease| lease.worker_id.as_str()),
+            lease.map(|lease| lease.expires_ms)
         ],
     )?;
     if changed == 1 {
@@ -285,7 +301,7 @@ impl StateStore for SqliteStore {
         let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let last_error = matches!(event.kind.as_str(), "failed" | "interrupted").then_some(event.detail.as_str());
-        set_state(&transaction, batch_id, from, to, last_error, now_ms)?;
+        set_state(&transaction, batch_id, from, to, last_error, None, now_ms)?;
         insert_event(&transaction, event, now_ms)?;
         transaction.commit()?;
         Ok(())
@@ -322,7 +338,7 @@ impl StateStore for SqliteStore {
                 return Ok(ClaimOutcome::AlreadyDelivered(holders));
             }
         }
-        set_state(&transaction, batch_id, from, to, None, now_ms)?;
+        set_state(&transaction, batch_id, from, to, None, None, now_ms)?;
         let report_json =
             serde_json::to_string(&result.report).map_err(|error| StoreError::Database(error.to_string()))?;
         transaction.execute(
@@ -486,7 +502,7 @@ impl StateStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        set_state(&transaction, batch_id, from, to, None, now_ms)?;
+        set_state(&transaction, batch_id, from, to, None, None, now_ms)?;
         {
             let mut update = transaction.prepare(
                 "UPDATE pages SET status = ?4, confidence = ?5, blank = ?6, separator = ?7, rotation = ?8, dpi = ?9, text = ?10,
@@ -573,7 +589,7 @@ impl StateStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        set_state(&transaction, batch_id, from, to, None, now_ms)?;
+        set_state(&transaction, batch_id, from, to, None, None, now_ms)?;
         {
             let mut update = transaction.prepare(
                 "UPDATE documents SET state = 'efile_done', efile_path = ?4, efile_sha256 = ?5, efile_bytes = ?6
@@ -606,7 +622,7 @@ impl StateStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        set_state(&transaction, batch_id, from, to, None, now_ms)?;
+        set_state(&transaction, batch_id, from, to, None, None, now_ms)?;
         {
             let mut update = transaction.prepare(
                 "UPDATE documents SET state = 'pushed', dms_object_id = ?4, dms_verified = 0
@@ -636,7 +652,7 @@ impl StateStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        set_state(&transaction, batch_id, from, to, None, now_ms)?;
+        set_state(&transaction, batch_id, from, to, None, None, now_ms)?;
         {
             let mut update = transaction.prepare(
                 "UPDATE documents SET state = 'verified', dms_verified = 1
@@ -901,6 +917,61 @@ impl StateStore for SqliteStore {
                 |row| row.get(0),
             )?,
         })
+    }
+
+    // --- Work leases (migration 7).
+
+    fn claim_next(&self, request: &ClaimRequest<'_>, now_ms: i64) -> Result<Option<BatchRow>, StoreError> {
+        let Some(claimable) = lease::claimable_condition(request.stages, "?1") else { return Ok(None) };
+        let mut connection = self.lock();
+        // IMMEDIATE takes the write lock before the look, so no other
+        // connection (another process on the same file) claims in between.
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let select = format!("SELECT {BATCH_COLUMNS} FROM batches b WHERE {claimable} ORDER BY b.seq LIMIT 1");
+        let Some(row) = transaction.query_row(&select, [now_ms], batch_row).optional()? else { return Ok(None) };
+        let (running, event) = (request.claim)(&row)
+            .map_err(|reason| StoreError::ClaimRefused { batch_id: row.batch_id.clone(), reason })?;
+        lease::check_claim(&row, &running, &event)?;
+        let lease = Lease { worker_id: request.worker_id.to_owned(), expires_ms: request.lease_until_ms };
+        set_state(&transaction, &row.batch_id, &row.batch, &running, None, Some(&lease), now_ms)?;
+        insert_event(&transaction, &event, now_ms)?;
+        let claimed = transaction.query_row(
+            &format!("SELECT {BATCH_COLUMNS} FROM batches b WHERE b.batch_id = ?1"),
+            [&row.batch_id],
+            batch_row,
+        )?;
+        transaction.commit()?;
+        Ok(Some(claimed))
+    }
+
+    fn renew_lease(&self, batch_id: &str, worker_id: &str, until_ms: i64) -> Result<bool, StoreError> {
+        let connection = self.lock();
+        let renewed = connection.execute(
+            &format!(
+                "UPDATE batches SET lease_expires_ms = ?3
+                 WHERE batch_id = ?1 AND lease_owner = ?2 AND state IN ({})",
+                lease::running_states()
+            ),
+            params![batch_id, worker_id, until_ms],
+        )?;
+        Ok(renewed == 1)
+    }
+
+    fn expired_leases(&self, now_ms: i64) -> Result<Vec<BatchRow>, StoreError> {
+        let connection = self.lock();
+        let select = format!(
+            "SELECT {BATCH_COLUMNS} FROM batches b
+             WHERE b.state IN ({}) AND (b.lease_owner IS NULL OR b.lease_expires_ms IS NULL OR b.lease_expires_ms < ?1)
+             ORDER BY b.seq",
+            lease::running_states()
+        );
+        let mut statement = connection.prepare(&select)?;
+        let rows = statement.query_map([now_ms], batch_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn is_shared(&self) -> bool {
+        false
     }
 }
 

@@ -4,6 +4,8 @@
 use scan2dms_core::Batch;
 use scan2dms_model::{AcceptanceReport, BatchId, OrderId, RecordId, Series};
 
+use crate::lease::Lease;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -18,6 +20,9 @@ pub enum StoreError {
     SchemaTooNew { path: String, found: i64, known: i64 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The state machine refused the claim of a batch; nothing was written.
+    #[error("batch {batch_id} cannot be claimed: {reason}")]
+    ClaimRefused { batch_id: String, reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +90,10 @@ pub struct BatchRow {
     pub received_at_ms: i64,
     pub updated_at_ms: i64,
     pub pages: u64,
+    /// Who runs it and until when; only while the batch is running, and
+    /// `None` for a batch that a worker started before leases existed
+    /// (or through [`StateStore::transition`](crate::StateStore::transition)).
+    pub lease: Option<Lease>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

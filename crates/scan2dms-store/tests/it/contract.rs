@@ -6,7 +6,7 @@ use scan2dms_store::*;
 
 use crate::adapters;
 
-fn order(records: &[(&str, &str)]) -> NewOrder {
+pub(crate) fn order(records: &[(&str, &str)]) -> NewOrder {
     NewOrder {
         order_id: "ORD-1".parse().unwrap(),
         series: Series::Personnel,
@@ -22,7 +22,7 @@ fn order(records: &[(&str, &str)]) -> NewOrder {
     }
 }
 
-fn new_batch(id: &str) -> NewBatch {
+pub(crate) fn new_batch(id: &str) -> NewBatch {
     NewBatch {
         batch_id: id.parse().unwrap(),
         source_name: id.to_owned(),
@@ -30,17 +30,17 @@ fn new_batch(id: &str) -> NewBatch {
     }
 }
 
-fn running_validation() -> Batch {
+pub(crate) fn running_validation() -> Batch {
     Batch { state: BatchState::Running(Stage::Validate), attempts: 1, not_before_ms: None }
 }
 
-fn claim(store: &dyn StateStore, id: &str) {
+pub(crate) fn claim(store: &dyn StateStore, id: &str) {
     store
         .transition(id, &Batch::received(), &running_validation(), &NewEvent::batch(id, "claimed", "validate"), 2)
         .unwrap();
 }
 
-fn accepted_result(id: &str, records: &[&str]) -> ValidationResult {
+pub(crate) fn accepted_result(id: &str, records: &[&str]) -> ValidationResult {
     ValidationResult {
         report: AcceptanceReport::new(id, vec![], vec![]),
         order_id: Some("ORD-1".parse().unwrap()),
