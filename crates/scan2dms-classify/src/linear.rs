@@ -51,7 +51,15 @@ const ADAGRAD_EPSILON: f32 = 1e-6;
 const FITTED: f32 = 1e-3;
 
 impl DenseLinear {
-    pub(crate) fn train(rows: &[TrainingRow<'_>], classes: usize, buckets: usize, settings: SgdSettings) -> Self {
+    /// Fits the model to `rows`. Buckets where `usable` is false keep a
+    /// zero weight: the model may not lean on them.
+    pub(crate) fn train(
+        rows: &[TrainingRow<'_>],
+        classes: usize,
+        buckets: usize,
+        usable: Option<&[bool]>,
+        settings: SgdSettings,
+    ) -> Self {
         let mut model = DenseLinear { classes, weights: vec![0.0; buckets * classes], bias: vec![0.0; classes] };
         let mut squared = vec![0.0f32; buckets * classes];
         let mut bias_squared = vec![0.0f32; classes];
@@ -81,6 +89,9 @@ impl DenseLinear {
                     model.bias[class] -= rate * g / (bias_squared[class].sqrt() + ADAGRAD_EPSILON);
                 }
                 for (bucket, value) in row.features.iter() {
+                    if usable.is_some_and(|usable| !usable[bucket]) {
+                        continue;
+                    }
                     let base = bucket * classes;
                     for (&class, &g) in row.candidates.iter().zip(&gradient) {
                         let at = base + class;
@@ -143,7 +154,7 @@ mod tests {
             TrainingRow { features: &c, candidates: &two, target: 2 },
         ];
         let settings = SgdSettings { epochs: 50, learning_rate: 0.5, l2: 1e-4, seed: 1 };
-        let model = DenseLinear::train(&rows, 3, 8, settings);
+        let model = DenseLinear::train(&rows, 3, 8, None, settings);
         let mut scores = Vec::new();
         for row in rows {
             model.scores_into(row.features, row.candidates, &mut scores);
@@ -152,7 +163,7 @@ mod tests {
         }
         // Class 1 was never a candidate next to class 2; bucket 3 says nothing about it.
         assert_eq!(model.weights[3 * 3 + 1], 0.0);
-        let again = DenseLinear::train(&rows, 3, 8, settings);
+        let again = DenseLinear::train(&rows, 3, 8, None, settings);
         assert_eq!(model.weights, again.weights);
     }
 

@@ -76,6 +76,19 @@ pub struct TrainOptions {
     pub calibration_split: CalibrationSplit,
     /// The precision the suggested threshold aims at on the held-out folds.
     pub target_precision: f64,
+    /// A feature is learnt only when it occurs in the training text of at
+    /// least this many [`Example::group`]s (layouts); an example without a
+    /// group counts as a group of its own. Words only one layout prints (a
+    /// sender's address, a form's boilerplate) fit the training set
+    /// perfectly and leave the words every layout of a type shares (its
+    /// title, its subject matter) under-learnt; new layouts have only the
+    /// latter. 1 learns every feature.
+    #[serde(default = "one")]
+    pub min_feature_groups: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for TrainOptions {
@@ -91,6 +104,7 @@ impl Default for TrainOptions {
             calibration_folds: 3,
             calibration_split: CalibrationSplit::Pooled,
             target_precision: 0.99,
+            min_feature_groups: 2,
         }
     }
 }
@@ -129,6 +143,10 @@ pub struct TrainingSummary {
     pub l2: f32,
     pub noise: Option<NoiseOptions>,
     pub noisy_copies: usize,
+    /// [`TrainOptions::min_feature_groups`]; model files from before it
+    /// learnt every feature.
+    #[serde(default = "one")]
+    pub min_feature_groups: usize,
     pub active_buckets: usize,
     pub calibration: Option<CalibrationSummary>,
 }
@@ -490,14 +508,17 @@ pub fn train(examples: &[Example], options: &TrainOptions) -> Result<Model, Trai
     let buckets = options.features.bucket_count();
 
     let calibration = if options.calibration_folds >= 2 && examples.len() >= options.calibration_folds {
-        Some(cross_validate(examples, options, &labels, &rows_of, &candidates_for, &class_of, settings))
+        let usable_in =
+            |indices: &[usize]| shared_features(examples, &variants, indices, options.min_feature_groups, buckets);
+        Some(cross_validate(examples, options, &labels, &rows_of, &usable_in, &candidates_for, &class_of, settings))
     } else {
         None
     };
     let temperature = calibration.as_ref().map_or(1.0, |c| c.1);
 
     let all: Vec<usize> = (0..examples.len()).collect();
-    let dense = DenseLinear::train(&rows_of(&all), labels.len(), buckets, settings);
+    let usable = shared_features(examples, &variants, &all, options.min_feature_groups, buckets);
+    let dense = DenseLinear::train(&rows_of(&all), labels.len(), buckets, usable.as_deref(), settings);
     let mut examples_per_label = BTreeMap::new();
     for example in examples {
         *examples_per_label.entry(example.label).or_insert(0) += 1;
@@ -512,6 +533,7 @@ pub fn train(examples: &[Example], options: &TrainOptions) -> Result<Model, Trai
         l2: options.l2,
         noise: options.noise.clone(),
         noisy_copies: copies,
+        min_feature_groups: options.min_feature_groups,
         active_buckets: 0,
         calibration: calibration.map(|c| c.0),
     };
@@ -525,6 +547,7 @@ fn cross_validate<'a>(
     options: &TrainOptions,
     labels: &[DocType],
     rows_of: &dyn Fn(&[usize]) -> Vec<TrainingRow<'a>>,
+    usable_in: &dyn Fn(&[usize]) -> Option<Vec<bool>>,
     candidates_for: &dyn Fn(Series) -> &'a Vec<usize>,
     class_of: &dyn Fn(DocType) -> usize,
     settings: SgdSettings,
@@ -542,7 +565,9 @@ fn cross_validate<'a>(
         let fold_of = assign_folds(examples, labels, folds, grouped, options.seed ^ split_index as u64);
         for fold in 0..folds {
             let train_indices: Vec<usize> = (0..examples.len()).filter(|&i| fold_of[i] != fold).collect();
-            let dense = DenseLinear::train(&rows_of(&train_indices), labels.len(), buckets, settings);
+            let usable = usable_in(&train_indices);
+            let dense =
+                DenseLinear::train(&rows_of(&train_indices), labels.len(), buckets, usable.as_deref(), settings);
             let mut scores = Vec::new();
             for (index, example) in examples.iter().enumerate().filter(|(i, _)| fold_of[*i] == fold) {
                 let text = match &options.noise {
@@ -589,6 +614,43 @@ fn cross_validate<'a>(
         suggested_threshold: lowest_threshold_for_precision(&after, options.target_precision),
     };
     (summary, temperature)
+}
+
+/// Which buckets the clean text of at least `min_groups` groups among
+/// `indices` sets; `None` when every bucket may be learnt. Computed on the
+/// examples a model trains on only, so cross-validation stays honest.
+fn shared_features(
+    examples: &[Example],
+    variants: &[Vec<SparseVec>],
+    indices: &[usize],
+    min_groups: usize,
+    buckets: usize,
+) -> Option<Vec<bool>> {
+    if min_groups <= 1 {
+        return None;
+    }
+    // Per bucket: how many groups set it (capped at `min_groups`) and the
+    // last group counted, so a group's many documents count once. Indices
+    // are visited group by group for that.
+    let mut by_group: BTreeMap<(Option<&str>, usize), Vec<usize>> = BTreeMap::new();
+    for &index in indices {
+        let group = examples[index].group.as_deref();
+        by_group.entry((group, if group.is_some() { 0 } else { index })).or_default().push(index);
+    }
+    let mut groups_seen = vec![0usize; buckets];
+    let mut last_group = vec![usize::MAX; buckets];
+    for (group_number, members) in by_group.values().enumerate() {
+        for &index in members {
+            let Some(clean) = variants[index].first() else { continue };
+            for (bucket, _) in clean.iter() {
+                if last_group[bucket] != group_number && groups_seen[bucket] < min_groups {
+                    last_group[bucket] = group_number;
+                    groups_seen[bucket] += 1;
+                }
+            }
+        }
+    }
+    Some(groups_seen.into_iter().map(|seen| seen >= min_groups).collect())
 }
 
 /// The fold of every example: stratified by label (each label's examples,

@@ -6,7 +6,6 @@
 //! `width * height` bytes and never more. They do not know about photometric
 //! interpretation: the caller says which gray value a fax "white" run gets.
 
-use fax::Color;
 use image::GrayImage;
 
 /// Expands rows of `bits`-per-sample gray (1, 2 or 4 bits, MSB first, each row
@@ -66,50 +65,80 @@ pub(crate) fn unpack_rows(data: &[u8], width: u32, height: u32, bits: u8) -> Opt
 }
 
 /// Decodes a CCITT Group 4 (T.6) stream of `width x height` pixels. A fax
-/// white pixel becomes `white_value`, a black one its complement.
+/// white pixel becomes `white_value`, a black one its complement. Lines the
+/// stream leaves out at the end stay white (some PDF writers end early).
 /// Returns `None` when the stream is not valid G4.
 pub(crate) fn decode_g4(data: &[u8], width: u32, height: u32, white_value: u8) -> Option<GrayImage> {
     let width16 = u16::try_from(width).ok()?;
     let height16 = u16::try_from(height).ok()?;
-    let mut gray = GrayImage::new(width, height);
-    let mut y = 0u32;
+    let mut gray = GrayImage::from_pixel(width, height, image::Luma([white_value]));
+    let mut rows = gray.chunks_exact_mut(width as usize);
     let finished = fax::decoder::decode_g4(data.iter().copied(), width16, Some(height16), |line| {
-        if y < height {
-            write_line(&mut gray, y, line, width16, white_value);
+        if let Some(row) = rows.next() {
+            write_line(row, line, white_value);
         }
-        y += 1;
     });
     finished.map(|()| gray)
+}
+
+/// Decodes one CCITT Group 4 strip (a TIFF strip is a stream of its own)
+/// into `rows`, whole rows of `width` pixels, which must hold
+/// `white_value` already. Strict: a stream that ends before every row is
+/// decoded, or that is not valid G4, gives `None`.
+pub(crate) fn decode_g4_strip(data: &[u8], width: u32, rows: &mut [u8], white_value: u8) -> Option<()> {
+    let width16 = u16::try_from(width).ok()?;
+    let bytes = data.iter().copied().map(Ok::<u8, std::convert::Infallible>);
+    let mut decoder = fax::decoder::Group4Decoder::new(bytes, width16).ok()?;
+    for row in rows.chunks_exact_mut(width as usize) {
+        match decoder.advance().ok()? {
+            fax::decoder::DecodeStatus::Incomplete => write_line(row, decoder.transition(), white_value),
+            fax::decoder::DecodeStatus::End => return None,
+        }
+    }
+    Some(())
 }
 
 /// Decodes a one-dimensional CCITT Group 3 (T.4, modified Huffman with EOL
 /// codes) stream. Lines beyond `height` are ignored, missing lines stay
 /// white. Returns `None` when the stream is not valid G3.
 pub(crate) fn decode_g3(data: &[u8], width: u32, height: u32, white_value: u8) -> Option<GrayImage> {
-    let width16 = u16::try_from(width).ok()?;
     let mut gray = GrayImage::from_pixel(width, height, image::Luma([white_value]));
-    let mut y = 0u32;
+    let mut rows = gray.chunks_exact_mut(width as usize);
     let mut decoded_lines = 0u32;
     let finished = fax::decoder::decode_g3(data.iter().copied(), |line| {
-        if y < height {
-            write_line(&mut gray, y, line, width16, white_value);
+        if let Some(row) = rows.next() {
+            write_line(row, line, white_value);
             decoded_lines += 1;
         }
-        y += 1;
     });
     // A stream that ends without its return-to-control marker is accepted
     // when it produced every line.
     if finished.is_some() || decoded_lines == height { Some(gray) } else { None }
 }
 
-fn write_line(gray: &mut GrayImage, y: u32, transitions: &[u16], width: u16, white_value: u8) {
+/// Paints one decoded line into `row`, which holds `white_value` already:
+/// the black runs are filled as slices, not pixel by pixel (this is the hot
+/// loop of every bitonal page). `transitions` are the positions where the
+/// colour changes, starting with white, read exactly as `fax::decoder::pels`
+/// reads them, also when a damaged stream gives them out of order.
+fn write_line(row: &mut [u8], transitions: &[u16], white_value: u8) {
     let black_value = !white_value;
-    for (x, color) in fax::decoder::pels(transitions, width).enumerate() {
-        let value = match color {
-            Color::White => white_value,
-            Color::Black => black_value,
-        };
-        gray.put_pixel(x as u32, y, image::Luma([value]));
+    let width = row.len();
+    let (mut x, mut last, mut black) = (0usize, 0u16, false);
+    for &position in transitions {
+        let end = (x + usize::from(position.saturating_sub(last))).min(width);
+        last = position;
+        if black {
+            row[x..end].fill(black_value);
+        }
+        x = end;
+        black = !black;
+        if x == width {
+            return;
+        }
+    }
+    if black {
+        row[x..].fill(black_value);
     }
 }
 
