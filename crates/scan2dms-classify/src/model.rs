@@ -542,6 +542,7 @@ pub fn train(examples: &[Example], options: &TrainOptions) -> Result<Model, Trai
 
 /// Cross-validation: out-of-fold logits on (noised) held-out text, the
 /// fitted temperature and the figures before and after it.
+#[allow(clippy::too_many_arguments, reason = "the training closures it shares with `train`, each named")]
 fn cross_validate<'a>(
     examples: &[Example],
     options: &TrainOptions,

@@ -21,8 +21,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     // as other Unix tools do. Long-running commands (run, serve, dms-sim
     // serve) keep Rust's default, so a closed connection is an error they
     // handle, never a signal that kills them.
-    let long_running =
-        matches!(cli.command, Command::Run { .. } | Command::Serve(_) | Command::DmsSim(DmsSimCommand::Serve { .. }));
+    let long_running = matches!(
+        cli.command,
+        Command::Run { .. } | Command::Worker { .. } | Command::Serve(_) | Command::DmsSim(DmsSimCommand::Serve { .. })
+    );
     if !long_running {
         sigpipe::reset();
     }
@@ -33,7 +35,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Orders(OrdersCommand::List { json }) => orders_list(&*open_store(&config, &data_dir)?, json),
         Command::Validate { path, orders, json } => validate(&config, &data_dir, &path, orders.as_deref(), json),
         Command::Bag(BagCommand::Validate { path, json }) => bag_validate(&config, &path, json),
-        Command::Run { inbox, once, stages, listen } => run(config, &data_dir, inbox, once, &stages, listen),
+        Command::Run { inbox, once, stages, listen } => {
+            run(config, &data_dir, Intake::Inbox(inbox), once, &stages, listen)
+        }
+        Command::Worker { inbox, once, stages } => {
+            let intake = inbox.map_or(Intake::None, |inbox| Intake::Inbox(Some(inbox)));
+            run(config, &data_dir, intake, once, &stages, None)
+        }
         Command::Documents { batch, json } => {
             output::documents(&*open_store(&config, &data_dir)?, batch.as_deref(), json)
         }
@@ -90,9 +98,7 @@ fn open_store(config: &PipelineConfig, data_dir: &Path) -> anyhow::Result<Arc<dy
                 .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
             Ok(Arc::new(SqliteStore::open(&data_dir.join(path))?))
         }
-        StoreConfig::Postgres { .. } => {
-            bail!("store.url: PostgreSQL is not supported by this build yet; use sqlite://")
-        }
+        StoreConfig::Postgres { url } => Ok(Arc::new(scan2dms_store::PostgresStore::open(url)?)),
     }
 }
 
@@ -220,10 +226,18 @@ fn bag_validate(config: &PipelineConfig, path: &Path, json: bool) -> anyhow::Res
     Ok(if report.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+/// Where a run takes deliveries from.
+enum Intake {
+    /// This inbox, or the configured one.
+    Inbox(Option<PathBuf>),
+    /// None: another process of the deployment takes them.
+    None,
+}
+
 fn run(
     config: PipelineConfig,
     data_dir: &Path,
-    inbox: Option<PathBuf>,
+    intake: Intake,
     once: bool,
     stages: &[String],
     listen: Option<std::net::SocketAddr>,
@@ -234,6 +248,10 @@ fn run(
         stages.iter().map(|stage| stage.parse::<Stage>()).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::msg)?
     };
     let store = open_store(&config, data_dir)?;
+    let (inbox, takes_deliveries) = match intake {
+        Intake::Inbox(inbox) => (inbox, true),
+        Intake::None => (None, false),
+    };
     let inbox_dir = inbox.unwrap_or_else(|| data_dir.join(&config.intake.inbox_dir));
     let shutdown = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -265,7 +283,8 @@ fn run(
         }
     }
     let observer = ProgressObserver::new();
-    let summary = pipeline.run(&RunOptions { inbox_dir: inbox_dir.clone(), once, stages }, &shutdown, &observer)?;
+    let options = RunOptions { inbox_dir: inbox_dir.clone(), intake: takes_deliveries, once, stages };
+    let summary = pipeline.run(&options, &shutdown, &observer)?;
     observer.finish();
     println!(
         "inbox {}: {} registered, {} refused; {} accepted, {} rejected, {} failed",

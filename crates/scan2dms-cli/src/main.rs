@@ -68,6 +68,20 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Run stages of batches from a shared store, beside other workers on
+    /// this and other hosts (see docs/deploy.md); takes no deliveries
+    /// unless given an inbox. Stops on SIGINT or SIGTERM.
+    Worker {
+        /// Also take deliveries from this inbox (one process of a deployment does).
+        #[arg(long, value_name = "DIR")]
+        inbox: Option<PathBuf>,
+        /// Exit when nothing is left to do.
+        #[arg(long)]
+        once: bool,
+        /// Run only these stages (comma-separated: validate,ocr,efile,push,verify); default all.
+        #[arg(long, value_name = "STAGES", value_delimiter = ',')]
+        stages: Vec<String>,
+    },
     /// Documents of processed batches: pages, OCR text, e-file.
     Documents {
         /// Only the documents of this batch.

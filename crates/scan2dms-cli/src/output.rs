@@ -66,11 +66,11 @@ impl Observer for ProgressObserver {
         match note {
             Note::Registered { batch_id, source_name } => self.line(format!("registered {batch_id} ({source_name})")),
             Note::Refused { name, reason } => self.line(format!("refused {name}: {reason}")),
-            Note::StageStarted { batch_id, stage } => {
-                if let Some(bar) = &self.bar {
-                    bar.set_message(format!("{stage} {batch_id}"));
-                }
-            }
+            Note::StageStarted { batch_id, stage } => match &self.bar {
+                Some(bar) => bar.set_message(format!("{stage} {batch_id}")),
+                // A log (of a worker service, say) shows what ran when.
+                None => eprintln!("{batch_id}: {stage} started"),
+            },
             Note::Validated { batch_id, outcome, reasons, warnings } => {
                 self.line(format!("{batch_id}: {outcome} ({reasons} reasons, {warnings} warnings)"))
             }

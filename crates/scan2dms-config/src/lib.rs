@@ -186,11 +186,12 @@ impl Default for RawRetry {
 #[serde(deny_unknown_fields, default)]
 pub struct RawStore {
     pub url: String,
+    pub lease_secs: u64,
 }
 
 impl Default for RawStore {
     fn default() -> Self {
-        RawStore { url: "sqlite://state.db".to_owned() }
+        RawStore { url: "sqlite://state.db".to_owned(), lease_secs: 60 }
     }
 }
 
@@ -202,6 +203,9 @@ pub struct PipelineConfig {
     pub validation: ValidationConfig,
     pub retry: RetryPolicy,
     pub store: StoreConfig,
+    /// How long a worker's claim on a running batch lasts unless renewed;
+    /// after it, another worker takes the batch over.
+    pub lease: std::time::Duration,
     pub ocr: OcrConfig,
     pub dms: DmsConfig,
     pub classify: ClassifyConfig,
@@ -374,6 +378,7 @@ pub fn compile(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
     positive("limits.max_image_pixels", raw.limits.max_image_pixels);
     positive("limits.max_pages_per_file", u64::from(raw.limits.max_pages_per_file));
     positive("intake.poll_interval_ms", raw.intake.poll_interval_ms);
+    positive("store.lease_secs", raw.store.lease_secs);
     positive("retry.max_attempts", u64::from(raw.retry.max_attempts));
 
     positive("ocr.page_timeout_secs", raw.ocr.page_timeout_secs);
@@ -401,7 +406,9 @@ pub fn compile(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
     if inbox_dir.is_empty() {
         problems.push("intake.inbox_dir must not be empty".to_owned());
     }
-    let store_url = interpolate("store.url", &raw.store.url, env, &mut problems);
+    // The database of a deployment is the host's business, like the DMS URL.
+    let store_url =
+        env("SCAN2DMS_DATABASE_URL").unwrap_or_else(|| interpolate("store.url", &raw.store.url, env, &mut problems));
     let store = if let Some(path) = store_url.strip_prefix("sqlite://") {
         if path.is_empty() {
             problems.push("store.url: sqlite:// needs a file path, e.g. sqlite://state.db".to_owned());
@@ -446,6 +453,7 @@ pub fn compile(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
             backoff_max_ms: secs_to_ms(raw.retry.backoff_max_secs),
         },
         store,
+        lease: std::time::Duration::from_secs(raw.store.lease_secs),
         ocr: OcrConfig {
             threads: raw.ocr.threads,
             language: raw.ocr.language.clone(),

@@ -8,6 +8,12 @@
 //! point leaves each batch either before or after a step, never between;
 //! [`Pipeline::recover`] resumes from there.
 //!
+//! Many workers, on many hosts, may share one (PostgreSQL) store: a claim
+//! gives the worker a lease on the batch, which a heartbeat renews while the
+//! stage runs. A batch whose lease ran out (its worker died) is interrupted
+//! by whichever worker sees it first and runs again; the DMS push stays
+//! exactly-once through the push's idempotency.
+//!
 //! Stages: validate, ocr, efile, and, when a DMS target is attached
 //! ([`Pipeline::with_dms`]), push and verify. Without one, batches wait in
 //! `push_pending`.
@@ -27,7 +33,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use scan2dms_config::PipelineConfig;
 use scan2dms_core::{Batch, BatchState, Effect, Event, Stage, StageOutcome, step};
-use scan2dms_store::{BatchRow, NewEvent, StateStore, StoreError};
+use scan2dms_store::{BatchRow, ClaimRequest, NewEvent, StateStore, StoreError};
 
 pub use intake::{Intake, IntakeOutcome};
 pub use orderbook::StoreOrderBook;
@@ -78,6 +84,9 @@ impl Observer for LogObserver {
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub inbox_dir: PathBuf,
+    /// Take deliveries from `inbox_dir`; a worker of a many-host
+    /// deployment leaves that to the one process that does.
+    pub intake: bool,
     /// Take everything in the inbox at once and return when nothing is left.
     pub once: bool,
     /// The stages this worker runs; batches waiting for others are left to
@@ -115,6 +124,9 @@ pub struct Pipeline {
     /// The document type classifier, loaded on first use (none when the
     /// configured model file does not exist).
     classifier: std::sync::OnceLock<Option<Arc<scan2dms_classify::Model>>>,
+    /// This process among the workers sharing the store: host, process id
+    /// and start time, so a restarted process is a new worker.
+    worker_id: String,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -132,7 +144,13 @@ impl Pipeline {
             cpu_pool: std::sync::OnceLock::new(),
             dms: None,
             classifier: std::sync::OnceLock::new(),
+            worker_id: worker_id(),
         }
+    }
+
+    /// Who holds the leases this process takes.
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
     }
 
     /// The classifier of `classify.model`, or `None` when that file does not
@@ -200,13 +218,36 @@ impl Pipeline {
     }
 
     /// After a crash: registers deliveries that were moved but not yet
-    /// registered, and turns stages that were running into retries.
+    /// registered, and turns stages that were running into retries. An
+    /// embedded store belongs to this process alone, so everything running
+    /// was its own; on a shared store only batches whose lease ran out are
+    /// (the others belong to live workers).
     pub fn recover(&self, observer: &dyn Observer) -> Result<(), RuntimeError> {
         Intake::new(self).register_orphans(observer)?;
+        if self.store.is_shared() {
+            return self.take_over_expired(observer);
+        }
         for row in self.store.batches(None)? {
             if let BatchState::Running(_) = row.batch.state {
                 self.apply(&row, &Event::Interrupted)?;
                 observer.note(&Note::Resumed { batch_id: row.batch_id.clone(), state: row.batch.state.name() });
+            }
+        }
+        Ok(())
+    }
+
+    /// Interrupts the running batches whose lease ran out, so they run
+    /// again. Another worker doing the same at the same moment makes one of
+    /// the two transitions a conflict, which is fine.
+    fn take_over_expired(&self, observer: &dyn Observer) -> Result<(), RuntimeError> {
+        for row in self.store.expired_leases(now_ms())? {
+            match self.apply(&row, &Event::Interrupted) {
+                Ok(_) => {
+                    tracing::warn!(batch_id = %row.batch_id, lease = ?row.lease, "lease expired; batch taken over");
+                    observer.note(&Note::Resumed { batch_id: row.batch_id.clone(), state: row.batch.state.name() });
+                }
+                Err(RuntimeError::Store(StoreError::Conflict { .. })) => {}
+                Err(error) => return Err(error),
             }
         }
         Ok(())
@@ -240,6 +281,12 @@ impl Pipeline {
         let scheduler = Scheduler::default();
         let slots = self.stage_slots();
         std::thread::scope(|scope| {
+            let heartbeat = std::thread::Builder::new()
+                .name("scan2dms-lease".to_owned())
+                .spawn_scoped(scope, || self.heartbeat(&scheduler, observer));
+            if let Err(error) = heartbeat {
+                scheduler.fail(RuntimeError::Io { action: "start lease thread", path: PathBuf::new(), source: error });
+            }
             for index in 0..slots {
                 let scheduler = &scheduler;
                 let spawned = std::thread::Builder::new()
@@ -277,7 +324,7 @@ impl Pipeline {
         let settle = if options.once { Duration::ZERO } else { Duration::from_secs(self.config.intake.settle_secs) };
         let poll = Duration::from_millis(self.config.intake.poll_interval_ms);
         while !shutdown.load(Ordering::SeqCst) && !scheduler.stopped() {
-            let taken = intake.poll(&options.inbox_dir, settle, observer)?;
+            let taken = if options.intake { intake.poll(&options.inbox_dir, settle, observer)? } else { Vec::new() };
             if !taken.is_empty() {
                 let mut summary = scheduler.summary();
                 for outcome in &taken {
@@ -293,7 +340,7 @@ impl Pipeline {
                 // Under the pick lock no slot is between looking and claiming,
                 // so "nothing busy and nothing waiting" is a settled fact.
                 let _picking = scheduler.picking();
-                if intake.waiting() == 0
+                if (!options.intake || intake.waiting() == 0)
                     && scheduler.busy.load(Ordering::SeqCst) == 0
                     && !self.has_waiting_work(&options.stages)?
                 {
@@ -327,7 +374,9 @@ impl Pipeline {
                 scheduler.wait(poll);
                 continue;
             };
+            scheduler.leases().insert(running.batch_id.clone());
             let result = self.run_claimed(&running, scheduler, observer);
+            scheduler.leases().remove(&running.batch_id);
             scheduler.busy.fetch_sub(1, Ordering::SeqCst);
             scheduler.wake_all();
             if let Err(error) = result {
@@ -337,41 +386,56 @@ impl Pipeline {
         }
     }
 
-    /// The oldest batch whose pending stage this worker runs and can run now.
-    ///
-    /// Validations run in the order the deliveries were registered, one at a
-    /// time: whether a record is a `duplicate_record` depends on which batch
-    /// was accepted first, and that must be the one delivered first, even
-    /// when its validation was cut short by a crash and waits for a retry.
-    fn next_runnable(&self, stages: &[Stage]) -> Result<Option<BatchRow>, RuntimeError> {
+    /// Claims the oldest due stage this worker runs, under a lease: the
+    /// batch, now running, or `None` when there is none. The store applies
+    /// the rules of which batch may go next (validations one at a time in
+    /// registration order, no push while a document awaits review) in the
+    /// same transaction, so workers on other hosts see the same order.
+    fn claim_next(&self, stages: &[Stage]) -> Result<Option<BatchRow>, RuntimeError> {
+        let runs: Vec<Stage> = stages.iter().copied().filter(|&stage| self.has_handler(stage)).collect();
         let now = now_ms();
-        let runs = |stage: Stage| self.has_handler(stage) && stages.contains(&stage);
-        let mut earlier_validation_open = false;
-        let in_review = self.batches_in_review()?;
-        for row in self.store.batches(None)? {
-            let validating =
-                matches!(row.batch.state, BatchState::Pending(Stage::Validate) | BatchState::Running(Stage::Validate));
-            let waits_for_earlier = validating && earlier_validation_open;
-            earlier_validation_open |= validating;
-            if !waits_for_earlier
-                && row.batch.is_runnable(now)
-                && row.batch.state.stage().is_some_and(runs)
-                && !awaits_review(&row, &in_review)
-            {
-                return Ok(Some(row));
-            }
-        }
-        Ok(None)
+        let claim = |row: &BatchRow| -> Result<(Batch, NewEvent), String> {
+            let (next, _) = step(&row.batch, now, &Event::Claimed, &self.config.retry).map_err(|e| e.to_string())?;
+            let (kind, detail) = event_log_entry(&Event::Claimed, &next);
+            Ok((next, NewEvent::batch(&row.batch_id, kind, detail)))
+        };
+        let request = ClaimRequest {
+            stages: &runs,
+            worker_id: &self.worker_id,
+            lease_until_ms: now + self.lease_ms(),
+            claim: &claim,
+        };
+        Ok(self.store.claim_next(&request, now)?)
     }
 
-    /// Claims the oldest runnable stage: the batch, now running, or `None`
-    /// when there is none (or another worker took it first).
-    fn claim_next(&self, stages: &[Stage]) -> Result<Option<BatchRow>, RuntimeError> {
-        let Some(row) = self.next_runnable(stages)? else { return Ok(None) };
-        match self.apply(&row, &Event::Claimed) {
-            Ok(claimed) => Ok(Some(BatchRow { batch: claimed, ..row })),
-            Err(RuntimeError::Store(StoreError::Conflict { .. })) => Ok(None),
-            Err(error) => Err(error),
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// The lease thread of a run: renews the leases of the batches this
+    /// process runs every third of a lease, and takes over batches of dead
+    /// workers. A lease found lost is logged; the stage's own transition
+    /// then fails its compare-and-set and its work is dropped.
+    fn heartbeat(&self, scheduler: &Scheduler, observer: &dyn Observer) {
+        let period = (self.config.lease / 3).max(Duration::from_millis(100));
+        while !scheduler.stopped() {
+            scheduler.wait(period);
+            if scheduler.stopped() {
+                return;
+            }
+            let running: Vec<String> = scheduler.leases().iter().cloned().collect();
+            let until = now_ms() + self.lease_ms();
+            for batch_id in running {
+                match self.store.renew_lease(&batch_id, &self.worker_id, until) {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(%batch_id, "lease lost; another worker runs this batch now"),
+                    Err(error) => tracing::warn!(%batch_id, %error, "lease not renewed"),
+                }
+            }
+            if let Err(error) = self.take_over_expired(observer) {
+                tracing::warn!(%error, "looking for expired leases failed");
+            }
+            scheduler.wake_all();
         }
     }
 
@@ -484,11 +548,17 @@ struct Scheduler {
     /// Wakes idle threads when a stage ends or a delivery arrives.
     changed: Condvar,
     changed_lock: Mutex<()>,
+    /// Batches this process runs, whose leases the heartbeat renews.
+    leases: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Scheduler {
     fn picking(&self) -> MutexGuard<'_, ()> {
         self.pick.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn leases(&self) -> MutexGuard<'_, std::collections::HashSet<String>> {
+        self.leases.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn summary(&self) -> MutexGuard<'_, RunSummary> {
@@ -527,4 +597,16 @@ impl Scheduler {
         // A wake-up lost between the check and the wait costs one timeout.
         let _ = self.changed.wait_timeout(guard, timeout);
     }
+}
+
+/// `host:pid:start`: unique among the workers of a deployment, and readable
+/// in the event log and the lease columns.
+fn worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}:{}", std::process::id(), now_ms())
 }

@@ -22,7 +22,7 @@ use crate::{ApiError, AppState};
 /// waiting in the inbox.
 #[derive(Debug, Clone)]
 pub(crate) enum BatchView {
-    Registered { row: BatchRow, upload: Option<UploadRow> },
+    Registered { row: Box<BatchRow>, upload: Option<UploadRow> },
     Uploaded(UploadRow),
 }
 
@@ -60,7 +60,7 @@ pub(crate) async fn visible_batch(state: &AppState, caller: &Caller, batch_id: &
         return Err(ApiError::not_found_batch(batch_id));
     }
     match (row, upload) {
-        (Some(row), upload) => Ok(BatchView::Registered { row, upload }),
+        (Some(row), upload) => Ok(BatchView::Registered { row: Box::new(row), upload }),
         (None, Some(upload)) => Ok(BatchView::Uploaded(upload)),
         (None, None) => Err(ApiError::not_found_batch(batch_id)),
     }
@@ -94,7 +94,7 @@ pub(crate) async fn visible_batches(
     rows.sort_by_key(|row| row.received_at_ms);
     for row in rows {
         let upload = uploads_by_batch.remove(&row.batch_id);
-        views.push(BatchView::Registered { row, upload });
+        views.push(BatchView::Registered { row: Box::new(row), upload });
     }
     let mut waiting: Vec<UploadRow> = uploads_by_batch.into_values().collect();
     waiting.sort_by(|a, b| (a.uploaded_at_ms, &a.batch_id).cmp(&(b.uploaded_at_ms, &b.batch_id)));

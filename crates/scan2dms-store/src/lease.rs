@@ -33,13 +33,13 @@ pub struct ClaimRequest<'a> {
     pub worker_id: &'a str,
     pub lease_until_ms: i64,
     /// The state machine's step for a claim: the running batch and the event to log.
-    pub claim: &'a ClaimStep,
+    pub claim: &'a ClaimStep<'a>,
 }
 
 /// The state machine's step for a claim, given the batch as stored; an
 /// `Err` says why it cannot start. A callback rather than a value because
 /// the batch is only known, and locked, inside the store's transaction.
-pub type ClaimStep = dyn Fn(&BatchRow) -> Result<(Batch, NewEvent), String> + Sync;
+pub type ClaimStep<'a> = dyn Fn(&BatchRow) -> Result<(Batch, NewEvent), String> + Sync + 'a;
 
 impl fmt::Debug for ClaimRequest<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -24,14 +24,14 @@ fn image(name: &str) -> PathBuf {
 }
 
 /// The simulator as a child process, killed when dropped.
-struct SimProcess {
+pub(crate) struct SimProcess {
     child: Child,
     stdout: BufReader<std::process::ChildStdout>,
-    base_url: String,
+    pub(crate) base_url: String,
 }
 
 impl SimProcess {
-    fn start(data_dir: &Path, fault_rate: f64, drop_after_commit: f64) -> SimProcess {
+    pub(crate) fn start(data_dir: &Path, fault_rate: f64, drop_after_commit: f64) -> SimProcess {
         let mut child = scan2dms(data_dir)
             .args(["dms-sim", "serve", "--listen", "127.0.0.1:0", "--user", "scan2dms", "--password", "geheim"])
             .args(["--fault-rate", &fault_rate.to_string(), "--drop-after-commit", &drop_after_commit.to_string()])
@@ -51,7 +51,7 @@ impl SimProcess {
     }
 
     /// Stops it with SIGTERM and returns its closing line of counts.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
         let mut rest = String::new();

@@ -11,6 +11,7 @@ mod dms;
 mod hostile;
 mod ocr;
 mod server;
+mod workers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -171,7 +171,8 @@ pub fn run_pipeline(env: &Env, stages: &[scan2dms_core::Stage]) -> scan2dms_runt
         scan2dms_config::defaults(),
         env.dir.path(),
     );
-    let options = scan2dms_runtime::RunOptions { inbox_dir: env.inbox(), once: true, stages: stages.to_vec() };
+    let options =
+        scan2dms_runtime::RunOptions { inbox_dir: env.inbox(), intake: true, once: true, stages: stages.to_vec() };
     pipeline.run(&options, &std::sync::atomic::AtomicBool::new(false), &scan2dms_runtime::LogObserver).unwrap()
 }
 
