@@ -80,11 +80,18 @@ pub fn read_csv_table(text: &str) -> Result<CsvTable, String> {
     let mut reader =
         csv::ReaderBuilder::new().delimiter(b';').has_headers(false).flexible(true).from_reader(text.as_bytes());
     // Line numbers come from byte offsets: the reader's position before a
-    // record, moved past the line breaks it skips.
-    let line_at = |byte: u64| {
+    // record, moved past the line breaks it skips. Positions only grow, so
+    // line breaks are counted on from where the last count stopped; counting
+    // from the start for every row made a long file quadratic.
+    let mut counted_to = (0usize, 1u64);
+    let mut line_at = |byte: u64| {
         let start = usize::try_from(byte).unwrap_or(usize::MAX).min(text.len());
         let skipped = text.as_bytes()[start..].iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
-        text.as_bytes()[..start + skipped].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+        let end = start + skipped;
+        let (from, line) = if end >= counted_to.0 { counted_to } else { (0, 1) };
+        let line = line + text.as_bytes()[from..end].iter().filter(|&&b| b == b'\n').count() as u64;
+        counted_to = (end, line);
+        line
     };
     let mut record = csv::StringRecord::new();
     let mut header = None;
@@ -139,5 +146,31 @@ mod tests {
             ]
         );
         assert_eq!(read_csv_table("a;b\n1;2;3\n").unwrap_err(), "line 2: 3 fields, the header has 2");
+    }
+
+    /// Line numbers used to be counted from the start of the text for every
+    /// row, quadratic in the size of index.csv. They are counted
+    /// incrementally now; this checks they are still right across blank
+    /// lines, CR, CRLF and quoted fields with line breaks.
+    #[test]
+    fn line_numbers_of_a_long_file_are_counted_incrementally() {
+        let mut text = String::from("a;b\n");
+        let mut expected = Vec::new();
+        let mut line = 2;
+        for row in 0..3000u64 {
+            expected.push(line);
+            match row % 4 {
+                0 => text.push_str(&format!("{row};x\n")),
+                1 => text.push_str(&format!("{row};\"two\nlines\"\r\n")),
+                2 => text.push_str(&format!("{row};x\n\n\r\n")),
+                // A lone CR ends a record for the csv crate, but not a line.
+                _ => text.push_str(&format!("{row};x\r")),
+            }
+            line += [1, 2, 3, 0][row as usize % 4];
+        }
+        let table = read_csv_table(&text).unwrap();
+        let lines: Vec<u64> = table.rows.iter().map(|row| row.line).collect();
+        assert_eq!(lines.len(), expected.len());
+        assert_eq!(lines, expected);
     }
 }
