@@ -1,0 +1,16 @@
+//! Image-only PDF pages: probe, decode the first and last page, and the
+//! e-file's embedding paths, as the pipeline does. Inputs that do not start
+//! with `%PDF-` are rejected.
+#![no_main]
+
+use libfuzzer_sys::{Corpus, fuzz_target};
+use scan2dms_imaging::{Format, sniff_format};
+
+fuzz_target!(init: scan2dms_fuzz::init(), |data: &[u8]| -> Corpus {
+    if sniff_format(data) != Some(Format::Pdf) {
+        return Corpus::Reject;
+    }
+    let path = scan2dms_fuzz::write_input("page", data);
+    scan2dms_fuzz::exercise_image(&path);
+    Corpus::Keep
+});
