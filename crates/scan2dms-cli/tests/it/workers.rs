@@ -64,44 +64,29 @@ fn psql(url: &str, sql: &str) {
     assert!(output.status.success(), "{sql}: {}", String::from_utf8_lossy(&output.stderr));
 }
 
-/// A long-running scan2dms process whose stderr lines arrive on a channel;
+/// A long-running scan2dms process whose output lines go to `send`;
 /// killed when dropped.
 struct Process {
     child: Child,
-    lines: mpsc::Receiver<String>,
 }
 
 impl Process {
-    fn start(mut command: Command) -> Process {
+    fn start(mut command: Command, send: impl Fn(String) -> bool + Clone + Send + 'static) -> Process {
         let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("scan2dms starts");
-        let (sender, lines) = mpsc::channel();
         for stream in [
             Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
             Box::new(child.stderr.take().unwrap()),
         ] {
-            let sender = sender.clone();
+            let send = send.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if sender.send(line).is_err() {
+                    if !send(line) {
                         break;
                     }
                 }
             });
         }
-        Process { child, lines }
-    }
-
-    /// The first line `matches` accepts, waiting at most until the deadline.
-    fn wait_for(&self, what: &str, matches: impl Fn(&str) -> bool) -> String {
-        let until = Instant::now() + DEADLINE;
-        loop {
-            let left = until.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if matches(&line) => return line,
-                Ok(_) => {}
-                Err(error) => panic!("no line {what}: {error}"),
-            }
-        }
+        Process { child }
     }
 
     fn terminate(&mut self) {
@@ -117,6 +102,19 @@ impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Reads `lines` until `done` accepts one, at most until the deadline.
+fn wait_for<T>(lines: &mpsc::Receiver<T>, what: &str, mut done: impl FnMut(&T) -> bool) -> T {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if done(&line) => return line,
+            Ok(_) => {}
+            Err(error) => panic!("no line {what}: {error}"),
+        }
     }
 }
 
@@ -191,24 +189,39 @@ fn three_workers_on_postgres_survive_a_killed_worker_and_file_each_document_once
             .to_owned();
 
     // The server, deployed apart from the workers, takes the uploads.
-    let server = Process::start({
-        let mut command = cli();
-        command.args(["serve", "--listen", "127.0.0.1:0"]);
-        command
-    });
-    let line = server.wait_for("with the server's address", |line| line.contains("http://"));
+    let (server_sender, server_lines) = mpsc::channel();
+    let server = Process::start(
+        {
+            let mut command = cli();
+            command.args(["serve", "--listen", "127.0.0.1:0"]);
+            command
+        },
+        move |line| server_sender.send(line).is_ok(),
+    );
+    let line = wait_for(&server_lines, "with the server's address", |line| line.contains("http://"));
     let base_url = line.split_whitespace().find(|word| word.starts_with("http://")).unwrap().trim_end_matches('/');
 
-    // Three workers; one of them also takes the deliveries from the inbox.
-    let worker = |inbox: Option<&Path>| {
+    // Three workers; the first also takes the deliveries from the inbox.
+    // Their lines arrive on one channel, with the worker's number.
+    let (worker_sender, worker_lines) = mpsc::channel::<(usize, String)>();
+    let worker = |number: usize, inbox: Option<&Path>| {
         let mut command = cli();
         command.arg("worker");
         if let Some(inbox) = inbox {
             command.arg("--inbox").arg(inbox);
         }
-        Process::start(command)
+        let sender = worker_sender.clone();
+        Process::start(command, move |line| sender.send((number, line)).is_ok())
     };
-    let mut workers = vec![worker(Some(&data_dir.join("inbox"))), worker(None), worker(None)];
+    let mut workers = vec![worker(0, Some(&data_dir.join("inbox"))), worker(1, None), worker(2, None)];
+    // Batches some worker has verified, read from every line that passes.
+    let mut verified = std::collections::BTreeSet::new();
+    let mut note_verified = |line: &str| {
+        if let Some(batch_id) = line.strip_suffix(": verify done") {
+            verified.insert(batch_id.to_owned());
+        }
+        verified.len()
+    };
 
     for (batch_id, tar) in &deliveries {
         let output = Command::new("curl")
@@ -222,24 +235,23 @@ fn three_workers_on_postgres_survive_a_killed_worker_and_file_each_document_once
     }
 
     // Kill the second worker in the middle of one of its OCR stages.
-    let started = workers[1].wait_for("of an OCR stage starting", |line| line.ends_with(": ocr started"));
+    let (_, started) = wait_for(&worker_lines, "of an OCR stage starting", |(number, line)| {
+        note_verified(line);
+        *number == 1 && line.ends_with(": ocr started")
+    });
     let killed_batch = started.split(':').next().unwrap().to_owned();
     workers[1].child.kill().unwrap();
     workers[1].child.wait().unwrap();
 
     // The other two finish everything, the killed worker's batch included.
-    let until = Instant::now() + DEADLINE;
-    let batches = loop {
-        let batches: Vec<Value> = serde_json::from_value(json(cli().args(["batches", "--json"]))).unwrap();
-        let done = batches.iter().filter(|batch| batch["state"] == "done").count();
-        if batches.len() == BATCHES && done == BATCHES {
-            break batches;
-        }
-        let states: Vec<String> =
-            batches.iter().map(|batch| format!("{} {}", batch["batch_id"], batch["state"])).collect();
-        assert!(Instant::now() < until, "not done in time: {states:?}");
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    if note_verified("") < BATCHES {
+        wait_for(&worker_lines, "of the last batch verified", |(_, line)| note_verified(line) == BATCHES);
+    }
+    let batches: Vec<Value> = serde_json::from_value(json(cli().args(["batches", "--json"]))).unwrap();
+    assert_eq!(batches.len(), BATCHES);
+    for batch in &batches {
+        assert_eq!(batch["state"], "done", "{batch}");
+    }
     for worker in &mut workers {
         worker.terminate();
     }
