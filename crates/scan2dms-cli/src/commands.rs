@@ -29,7 +29,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         sigpipe::reset();
     }
     let config = load_config(cli.config.as_deref())?;
-    let data_dir = cli.data_dir.clone();
+    // The flag (or its variable) wins over the file, the file over the default.
+    let data_dir = cli.data_dir.clone().or_else(|| config.data_dir.clone()).unwrap_or_else(|| "./scan2dms-data".into());
     match cli.command {
         Command::Orders(OrdersCommand::Import { files }) => orders_import(&open_store(&config, &data_dir)?, &files),
         Command::Orders(OrdersCommand::List { json }) => orders_list(&*open_store(&config, &data_dir)?, json),
@@ -87,8 +88,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn load_config(path: Option<&Path>) -> anyhow::Result<PipelineConfig> {
     let Some(path) = path else { return Ok(scan2dms_config::defaults()) };
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
-    Ok(scan2dms_config::from_toml(&text, &path.display().to_string())?)
+    Ok(scan2dms_config::from_file(path)?)
 }
 
 fn open_store(config: &PipelineConfig, data_dir: &Path) -> anyhow::Result<Arc<dyn StateStore>> {

@@ -21,9 +21,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "scan2dms", version, about)]
 pub struct Cli {
-    /// State database and work area.
-    #[arg(long, global = true, value_name = "DIR", default_value = "./scan2dms-data", env = "SCAN2DMS_DATA_DIR")]
-    pub data_dir: PathBuf,
+    /// State database and work area [default: store.data_dir of the config,
+    /// else ./scan2dms-data].
+    #[arg(long, global = true, value_name = "DIR", env = "SCAN2DMS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Configuration file (default: built-in defaults, see pipeline.toml).
     #[arg(long, global = true, value_name = "FILE", env = "SCAN2DMS_CONFIG")]
     pub config: Option<PathBuf>,

@@ -11,7 +11,7 @@
 //! This crate reads no files itself; callers hand it the text.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use scan2dms_core::RetryPolicy;
 use serde::Deserialize;
@@ -187,11 +187,12 @@ impl Default for RawRetry {
 pub struct RawStore {
     pub url: String,
     pub lease_secs: u64,
+    pub data_dir: Option<String>,
 }
 
 impl Default for RawStore {
     fn default() -> Self {
-        RawStore { url: "sqlite://state.db".to_owned(), lease_secs: 60 }
+        RawStore { url: "sqlite://state.db".to_owned(), lease_secs: 60, data_dir: None }
     }
 }
 
@@ -203,6 +204,12 @@ pub struct PipelineConfig {
     pub validation: ValidationConfig,
     pub retry: RetryPolicy,
     pub store: StoreConfig,
+    /// The data directory (work area, batches, e-files, reports; the shared
+    /// mount when workers run on several hosts), as written in the file.
+    /// `--data-dir` or `SCAN2DMS_DATA_DIR` override it; without any of them
+    /// it is `./scan2dms-data`. A relative path is taken from the
+    /// configuration file's directory (see [`from_file`]).
+    pub data_dir: Option<PathBuf>,
     /// How long a worker's claim on a running batch lasts unless renewed;
     /// after it, another worker takes the batch over.
     pub lease: std::time::Duration,
@@ -359,6 +366,20 @@ pub fn from_toml(text: &str, source: &str) -> Result<PipelineConfig, ConfigError
     compile(&raw, &|name| std::env::var(name).ok())
 }
 
+/// Reads, parses and compiles a configuration file. A relative
+/// `store.data_dir` is resolved against the file's directory, so a unit file
+/// and an operator's shell in another directory agree on it.
+pub fn from_file(path: &Path) -> Result<PipelineConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| ConfigError { problems: vec![format!("cannot read {}: {error}", path.display())] })?;
+    let mut config = from_toml(&text, &path.display().to_string())?;
+    if let Some(dir) = config.data_dir.take() {
+        let base = path.parent().unwrap_or(Path::new(""));
+        config.data_dir = Some(if dir.is_relative() { base.join(dir) } else { dir });
+    }
+    Ok(config)
+}
+
 /// The configuration scan2dms runs on when no file is given.
 pub fn defaults() -> PipelineConfig {
     compile(&RawConfig::default(), &|_| None).expect("built-in defaults compile")
@@ -420,6 +441,13 @@ pub fn compile(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
         problems.push("store.url must start with sqlite:// or postgres://".to_owned());
         StoreConfig::Sqlite { path: PathBuf::from("state.db") }
     };
+    let data_dir = raw.store.data_dir.as_ref().map(|dir| {
+        let dir = interpolate("store.data_dir", dir, env, &mut problems);
+        if dir.trim().is_empty() {
+            problems.push("store.data_dir must not be empty; leave it out for ./scan2dms-data".to_owned());
+        }
+        PathBuf::from(dir)
+    });
 
     let dms = compile_dms(&raw.dms, env, &mut problems);
     if !(0.0..=1.0).contains(&raw.classify.review_threshold) {
@@ -453,6 +481,7 @@ pub fn compile(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
             backoff_max_ms: secs_to_ms(raw.retry.backoff_max_secs),
         },
         store,
+        data_dir,
         lease: std::time::Duration::from_secs(raw.store.lease_secs),
         ocr: OcrConfig {
             threads: raw.ocr.threads,
@@ -609,6 +638,21 @@ mod tests {
                 "store.url must start with sqlite:// or postgres://",
             ]
         );
+    }
+
+    #[test]
+    fn a_relative_data_dir_is_taken_from_the_config_files_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pipeline.toml");
+        std::fs::write(&file, "[store]\ndata_dir = \"shared/scan2dms\"\n").unwrap();
+        assert_eq!(from_file(&file).unwrap().data_dir, Some(dir.path().join("shared/scan2dms")));
+        std::fs::write(&file, "[store]\ndata_dir = \"/srv/scan2dms\"\n").unwrap();
+        assert_eq!(from_file(&file).unwrap().data_dir, Some(PathBuf::from("/srv/scan2dms")));
+        std::fs::write(&file, "[store]\ndata_dir = \"\"\n").unwrap();
+        assert!(from_file(&file).unwrap_err().problems[0].contains("store.data_dir"));
+        assert_eq!(defaults().data_dir, None);
+        let missing = dir.path().join("absent.toml");
+        assert!(from_file(&missing).unwrap_err().problems[0].contains("absent.toml"));
     }
 
     #[test]

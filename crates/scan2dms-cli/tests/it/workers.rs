@@ -140,7 +140,7 @@ fn three_workers_on_postgres_survive_a_killed_worker_and_file_each_document_once
         format!(
             "[intake]\nsettle_secs = 0\npoll_interval_ms = 100\n\
              [retry]\nmax_attempts = 10\nbackoff_base_secs = 0\nbackoff_max_secs = 1\n\
-             [store]\nurl = \"{}\"\nlease_secs = 2\n\
+             [store]\nurl = \"{}\"\nlease_secs = 2\ndata_dir = \"shared\"\n\
              [ocr]\nthreads = 1\n\
              [dms]\ntarget = \"enaio\"\nurl = \"{}\"\nuser = \"scan2dms\"\npassword = \"geheim\"\nrate_limit_per_sec = 0\n",
             database.url, sim.base_url
@@ -150,8 +150,11 @@ fn three_workers_on_postgres_survive_a_killed_worker_and_file_each_document_once
     let with_config = |command: &mut Command| {
         command.arg("--config").arg(&config);
     };
+    // As deployed: every process finds the shared directory in the config
+    // (relative to it here), none is told on its command line.
     let cli = || {
-        let mut command = scan2dms(&data_dir);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_scan2dms"));
+        command.env_remove("SCAN2DMS_DATA_DIR").env_remove("SCAN2DMS_CONFIG");
         with_config(&mut command);
         command
     };
