@@ -102,6 +102,21 @@ struct Manifest {
 /// Digests per bag-relative path, or why the file could not be read.
 type DigestsByPath = HashMap<String, Result<Vec<(Algorithm, String)>, String>>;
 
+/// Largest tag file read into memory. A payload manifest lists each file
+/// on one line of about 100 bytes, so this holds some 300,000 files; a tag
+/// file beyond it (a bag-info line without an end, say) is a finding, not
+/// an allocation the size of the file.
+const MAX_TAG_FILE_BYTES: u64 = 32 << 20;
+
+/// The file's bytes, or `None` if it holds more than `limit`; never reads
+/// past the limit.
+fn read_at_most(path: &std::path::Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    fs::File::open(path)?.take(limit + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
 /// Reads and decodes a tag file named by the RFC. In a 1.0 bag a UTF-8 tag
 /// file must not start with a byte-order mark (RFC 8493 §2.3); it is a
 /// finding, and the file is read anyway.
@@ -114,8 +129,13 @@ fn read_tag_file(
     findings: &mut Vec<BagFinding>,
 ) -> Option<String> {
     let file = tree.tag.get(path)?;
-    let bytes = match fs::read(&file.disk_path) {
-        Ok(bytes) => bytes,
+    let bytes = match read_at_most(&file.disk_path, MAX_TAG_FILE_BYTES) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            let detail = format!("larger than the {} MiB a tag file may have; not read", MAX_TAG_FILE_BYTES >> 20);
+            findings.push(BagFinding::new(garbled_kind, path, detail));
+            return None;
+        }
         Err(error) => {
             findings.push(BagFinding::new(FindingKind::UnreadableFile, path, format!("cannot read: {error}")));
             return None;
@@ -145,8 +165,13 @@ fn read_bagit_txt(tree: &BagTree, findings: &mut Vec<BagFinding>) -> crate::tagf
         }
         return fallback;
     };
-    let bytes = match fs::read(&file.disk_path) {
-        Ok(bytes) => bytes,
+    let bytes = match read_at_most(&file.disk_path, MAX_TAG_FILE_BYTES) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            let detail = format!("larger than the {} MiB a tag file may have; not read", MAX_TAG_FILE_BYTES >> 20);
+            findings.push(BagFinding::new(FindingKind::BadBagitTxt, "bagit.txt", detail));
+            return fallback;
+        }
         Err(error) => {
             findings.push(BagFinding::new(FindingKind::UnreadableFile, "bagit.txt", format!("cannot read: {error}")));
             return fallback;

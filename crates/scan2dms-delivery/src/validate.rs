@@ -292,6 +292,22 @@ fn add_bag_findings(bag: &BagReport, reasons: &mut Vec<Finding<ReasonCode>>) {
     }
 }
 
+/// Largest records.csv or index.csv read. A box of files has a few
+/// thousand pages, some 60 bytes of index.csv each; half a million rows
+/// still fit. Anything larger is refused before it is read, so a line without an
+/// end cannot take the memory of the host.
+const MAX_SHEET_BYTES: u64 = 32 << 20;
+
+/// The file's bytes, or `None` if it holds more than `limit`; never reads
+/// past the limit (the file may still be growing).
+fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
 fn read_sheet(
     bag_dir: &Path,
     file: &str,
@@ -299,8 +315,18 @@ fn read_sheet(
     reasons: &mut Vec<Finding<ReasonCode>>,
 ) -> Result<Option<crate::text::CsvTable>, ValidationError> {
     let path = bag_dir.join(file);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
+    let bytes = match read_at_most(&path, MAX_SHEET_BYTES) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            reasons.push(
+                Finding::new(
+                    ReasonCode::BadCsvHeader,
+                    format!("larger than the {} MiB a sheet may have", MAX_SHEET_BYTES >> 20),
+                )
+                .file(file),
+            );
+            return Ok(None);
+        }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             reasons.push(Finding::new(ReasonCode::MissingFile, format!("{file} is required")).file(file));
             return Ok(None);

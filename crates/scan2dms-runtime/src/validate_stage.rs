@@ -144,7 +144,12 @@ pub fn unpack_archive(
     match archive::extract(archive_path, dest, &limits) {
         Ok(extracted) => Ok(Ok(extracted.bag_root)),
         Err(error) => match error.reason_code() {
-            Some(code) => Ok(Err(Finding::new(code, error.to_string()).file(name))),
+            // The contractor's report names the archive as delivered, never
+            // where it sits in our work area.
+            Some(code) => {
+                let detail = error.to_string().replace(&archive_path.display().to_string(), &name);
+                Ok(Err(Finding::new(code, detail).file(name)))
+            }
             None => Err(format!("cannot unpack {name}: {error}")),
         },
     }
