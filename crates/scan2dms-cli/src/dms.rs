@@ -156,9 +156,12 @@ pub fn sim_serve(data_dir: &Path, options: ServeOptions) -> anyhow::Result<ExitC
     sim.latency_ms = options.latency_ms;
     sim.seed = options.seed;
     let handle = Simulator::start(sim).context("cannot start the dms simulator")?;
-    // Scripts wait for this line to learn the address (port 0 picks one).
-    println!("dms-sim listening on {} (data in {})", handle.base_url(), data_dir.display());
-    let stats = handle.wait().context("dms simulator")?;
+    let stats = handle
+        .wait(|handle| {
+            // Scripts wait for this line to learn the address (port 0 picks one).
+            println!("dms-sim listening on {} (data in {})", handle.base_url(), data_dir.display());
+        })
+        .context("dms simulator")?;
     println!(
         "dms-sim stopped: {} requests, {} answered 503, {} stalled, {} dropped after commit, {} objects created",
         stats.requests, stats.server_errors, stats.stalls, stats.dropped_after_commit, stats.objects_created

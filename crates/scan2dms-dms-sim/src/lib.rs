@@ -263,10 +263,17 @@ impl SimHandle {
         self.stop()
     }
 
-    /// Blocks until ctrl-c (or SIGTERM) or until the server stops by itself,
-    /// then shuts down and returns what happened. For `dms-sim serve`.
-    pub fn wait(mut self) -> Result<SimStats, SimError> {
+    /// Blocks until SIGINT or SIGTERM or until the server stops by itself,
+    /// then shuts down and returns what happened. For `dms-sim serve`:
+    /// `ready` runs once the signals are caught, so a script that stops the
+    /// simulator right after the ready line still gets a graceful stop.
+    pub fn wait(mut self, ready: impl FnOnce(&SimHandle)) -> Result<SimStats, SimError> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(SimError::Runtime)?;
+        let signalled = {
+            let _context = runtime.enter();
+            stop_signal()
+        };
+        ready(&self);
         let stopped = self.stopped.take();
         runtime.block_on(async move {
             let stopped = async move {
@@ -275,8 +282,7 @@ impl SimHandle {
                 }
             };
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                () = terminated() => {}
+                () = signalled => {}
                 () = stopped => {}
             }
         });
@@ -375,17 +381,29 @@ fn check_options(options: &SimOptions) -> Result<(), SimError> {
     Ok(())
 }
 
+/// Resolves on SIGINT or SIGTERM. The handlers are in place when this
+/// returns, not first when the future is polled; needs a runtime context.
 #[cfg(unix)]
-async fn terminated() {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut signal) => {
-            signal.recv().await;
+fn stop_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        match (interrupt, terminate) {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            _ => std::future::pending().await,
         }
-        Err(_) => std::future::pending().await,
     }
 }
 
 #[cfg(not(unix))]
-async fn terminated() {
-    std::future::pending().await
+fn stop_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -32,10 +32,22 @@ pub(crate) struct SimProcess {
 
 impl SimProcess {
     pub(crate) fn start(data_dir: &Path, fault_rate: f64, drop_after_commit: f64) -> SimProcess {
+        SimProcess::start_at(data_dir, "127.0.0.1:0", fault_rate, drop_after_commit, 7)
+    }
+
+    /// Starts it on `listen` (a fixed port lets it come back where it was),
+    /// its faults drawn from `seed`.
+    pub(crate) fn start_at(
+        data_dir: &Path,
+        listen: &str,
+        fault_rate: f64,
+        drop_after_commit: f64,
+        seed: u64,
+    ) -> SimProcess {
         let mut child = scan2dms(data_dir)
-            .args(["dms-sim", "serve", "--listen", "127.0.0.1:0", "--user", "scan2dms", "--password", "geheim"])
+            .args(["dms-sim", "serve", "--listen", listen, "--user", "scan2dms", "--password", "geheim"])
             .args(["--fault-rate", &fault_rate.to_string(), "--drop-after-commit", &drop_after_commit.to_string()])
-            .args(["--latency-ms", "5", "--seed", "7"])
+            .args(["--latency-ms", "5", "--seed", &seed.to_string()])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();

@@ -3,10 +3,13 @@
 
 #![allow(clippy::unwrap_used, reason = "a test that cannot set up should panic")]
 
+mod attacks;
+mod chaos;
 mod classify;
 mod cli;
 mod corpus;
 mod crash;
+mod disk;
 mod dms;
 mod hostile;
 mod ocr;
@@ -99,11 +102,9 @@ pub struct BagRecord {
 /// records.csv, index.csv (one document per record), the page files, both
 /// manifests and bag-info.txt with a correct Payload-Oxum.
 pub fn write_bag(inbox: &Path, batch_id: &str, order_id: &str, series: &str, records: &[BagRecord]) {
-    use sha2::{Digest, Sha256};
     let bag = inbox.join(batch_id);
     let mut index = String::from("record_id;document_no;page_no;file;file_page\n");
     let mut record_rows = String::from("record_id;title;box_id;pages\n");
-    let mut payload = vec!["index.csv".to_owned(), "records.csv".to_owned()];
     for record in records {
         let mut page_no = 0;
         for (number, (source, pages)) in record.files.iter().enumerate() {
@@ -115,32 +116,50 @@ pub fn write_bag(inbox: &Path, batch_id: &str, order_id: &str, series: &str, rec
                 page_no += 1;
                 index.push_str(&format!("{};1;{page_no};{relative};{file_page}\n", record.record_id));
             }
-            payload.push(relative);
         }
         record_rows.push_str(&format!("{};Testakte {};BOX-009900;{page_no}\n", record.record_id, record.record_id));
     }
     std::fs::create_dir_all(bag.join("data")).unwrap();
     std::fs::write(bag.join("data/index.csv"), index).unwrap();
     std::fs::write(bag.join("data/records.csv"), record_rows).unwrap();
+    seal(&bag, &bag_info(batch_id, order_id, series));
+}
 
+/// The bag-info.txt fields of a contract delivery, without Payload-Oxum.
+pub fn bag_info(batch_id: &str, order_id: &str, series: &str) -> String {
+    format!(
+        "Source-Organization: Scan-Service Nord GmbH\nExternal-Identifier: {batch_id}\n\
+         Order-Identifier: {order_id}\nRecord-Series: {series}\nBagging-Date: 2026-11-29\n\
+         Scan-Resolution-DPI: 300\n"
+    )
+}
+
+/// Completes a bag whose `data/` holds its payload: bagit.txt, the payload
+/// manifest over every file under `data/`, bag-info.txt (`bag_info` and the
+/// Payload-Oxum) and the tag manifest. A bag changed after `write_bag` is
+/// sealed again this way, so its only faults are the ones a test put in.
+pub fn seal(bag: &Path, bag_info: &str) {
+    use sha2::{Digest, Sha256};
+    fn payload(dir: &Path, files: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() { payload(&path, files) } else { files.push(path) }
+        }
+    }
+    let mut files = Vec::new();
+    payload(&bag.join("data"), &mut files);
+    files.sort();
     let mut manifest = String::new();
     let (mut bytes, mut count) = (0u64, 0u64);
-    for file in &payload {
-        let content = std::fs::read(bag.join("data").join(file)).unwrap();
-        manifest.push_str(&format!("{}  data/{file}\n", hex::encode(Sha256::digest(&content))));
+    for file in &files {
+        let content = std::fs::read(file).unwrap();
+        let relative = file.strip_prefix(bag).unwrap().to_string_lossy().into_owned();
+        manifest.push_str(&format!("{}  {relative}\n", hex::encode(Sha256::digest(&content))));
         bytes += content.len() as u64;
         count += 1;
     }
     std::fs::write(bag.join("bagit.txt"), "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n").unwrap();
-    std::fs::write(
-        bag.join("bag-info.txt"),
-        format!(
-            "Source-Organization: Scan-Service Nord GmbH\nExternal-Identifier: {batch_id}\n\
-             Order-Identifier: {order_id}\nRecord-Series: {series}\nBagging-Date: 2026-11-29\n\
-             Payload-Oxum: {bytes}.{count}\nScan-Resolution-DPI: 300\n"
-        ),
-    )
-    .unwrap();
+    std::fs::write(bag.join("bag-info.txt"), format!("{bag_info}Payload-Oxum: {bytes}.{count}\n")).unwrap();
     std::fs::write(bag.join("manifest-sha256.txt"), manifest).unwrap();
     let mut tags = String::new();
     for file in ["bagit.txt", "bag-info.txt", "manifest-sha256.txt"] {
