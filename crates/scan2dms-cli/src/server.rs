@@ -5,7 +5,7 @@
 //! run in another process: uploads land in the inbox, retries in the store.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,9 +26,16 @@ pub struct ServeArgs {
     /// through the resumable upload, up to limits.max_archive_bytes.
     #[arg(long, value_name = "BYTES", default_value_t = scan2dms_server::DEFAULT_MAX_PLAIN_UPLOAD_BYTES)]
     pub max_plain_upload_bytes: u64,
-    /// Mark the session cookie Secure (when a reverse proxy serves HTTPS).
+    /// Mark the session cookie Secure (when a reverse proxy serves HTTPS;
+    /// implied by --tls-cert).
     #[arg(long)]
     pub secure_cookies: bool,
+    /// Serve HTTPS with this PEM certificate chain, leaf first.
+    #[arg(long, value_name = "FILE", env = "SCAN2DMS_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", env = "SCAN2DMS_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,7 +60,11 @@ pub fn serve(
 ) -> anyhow::Result<ExitCode> {
     let mut options = ServerOptions::from_config(&config);
     options.max_plain_upload_bytes = args.max_plain_upload_bytes.min(options.max_upload_bytes);
-    options.secure_cookies = args.secure_cookies;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(scan2dms_server::tls_server_config(cert, key)?),
+        _ => None,
+    };
+    options.secure_cookies = args.secure_cookies || tls.is_some();
     let state = AppState::new(store, config, data_dir, options);
     std::fs::create_dir_all(state.inbox_dir())
         .with_context(|| format!("cannot create the inbox {}", state.inbox_dir().display()))?;
@@ -67,12 +78,17 @@ pub fn serve(
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let address = listener.local_addr().context("listening address")?;
-        println!("http://{address}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("{scheme}://{address}");
         eprintln!(
-            "serving uploads into {}; dashboard at http://{address}/ (staff token), stop with Ctrl-C",
+            "serving uploads into {}; dashboard at {scheme}://{address}/ (staff token), stop with Ctrl-C",
             state.inbox_dir().display()
         );
-        scan2dms_server::serve(listener, state, shutdown_signal()).await.context("server failed")
+        match tls {
+            Some(tls) => scan2dms_server::serve_tls(listener, tls, state, shutdown_signal()).await,
+            None => scan2dms_server::serve(listener, state, shutdown_signal()).await,
+        }
+        .context("server failed")
     })?;
     Ok(ExitCode::SUCCESS)
 }

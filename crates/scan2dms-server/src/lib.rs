@@ -21,8 +21,12 @@
 //!   confidence) is the store's; a decision is written into it like a
 //!   retry, and the workers file the batch once nothing of it waits.
 //!
-//! What it deliberately does not do: TLS (put it behind the city's reverse
-//! proxy), or keep sessions across restarts (staff log in again).
+//! - HTTPS is served directly with rustls when given a certificate and key
+//!   ([`serve_tls`]); behind the city's reverse proxy plain HTTP on
+//!   loopback does.
+//!
+//! What it deliberately does not do: keep sessions across restarts (staff
+//! log in again).
 
 mod api;
 mod auth;
@@ -31,6 +35,7 @@ mod error;
 mod metrics;
 mod openapi;
 mod review;
+mod tls;
 mod uploads;
 
 use std::collections::HashMap;
@@ -45,6 +50,7 @@ use scan2dms_store::{StateStore, StoreError};
 
 pub use auth::{NewToken, Role, TokenError, new_token};
 pub use error::ApiError;
+pub use tls::{HANDSHAKE_TIMEOUT, TlsError, TlsListener, server_config as tls_server_config};
 
 /// Limits and switches of one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +232,18 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// [`serve`] over HTTPS: each connection's TLS handshake finishes before
+/// axum sees it (see [`TlsListener`]).
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = TlsListener::new(listener, tls)?;
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
 
