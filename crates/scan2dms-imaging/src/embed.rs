@@ -53,8 +53,10 @@ pub fn encoded_page(
             let data = std::fs::read(path).map_err(|source| crate::io_error(path, source))?;
             Ok(Some(EncodedPage::Jpeg { data, width: page.width, height: page.height, components }))
         }
-        Format::Tiff => crate::tiff_file::g4_bands(path, page_index),
-        Format::Pdf => crate::pdf::encoded_image(path, page_index, limits),
+        // The TIFF and PDF readers are third-party code on contractor bytes:
+        // a panic in them is a malformed page, as in decoding.
+        Format::Tiff => crate::guard_panics(path, || crate::tiff_file::g4_bands(path, page_index)),
+        Format::Pdf => crate::guard_panics(path, || crate::pdf::encoded_image(path, page_index, limits)),
         Format::Png => Ok(None),
     }
 }
