@@ -44,7 +44,14 @@ fn accepted_batches_become_documents_and_pdfa_efiles_that_read_like_the_truth() 
     // after verification so they can be read here.
     let config = dir.path().join("pipeline.toml");
     std::fs::write(&config, "[dms]\nkeep_staging = true\n").unwrap();
-    run_ok(scan2dms(&data_dir).arg("--config").arg(&config).args(["run", "--once", "--inbox"]).arg(&inbox));
+    // At the most talkative log level, for the check of what the logs hold.
+    let run = run_ok(
+        scan2dms(&data_dir)
+            .arg("--config")
+            .arg(&config)
+            .args(["--log", "debug", "run", "--once", "--inbox"])
+            .arg(&inbox),
+    );
 
     // Every document went into the DMS: one folder per record, the document
     // once, with its index data, its bytes those of the e-file, verified.
@@ -238,4 +245,42 @@ fn accepted_batches_become_documents_and_pdfa_efiles_that_read_like_the_truth() 
     assert!(our_words <= cli_words + 0.01, "e-files read worse than tesseract's CLI (words)");
     assert!(our_chars <= cli_chars + 0.01, "e-files read worse than tesseract's CLI (characters)");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // The logs and the event log carry ids, counts and codes: never a name
+    // from the order lists, never a line of page text.
+    let mut logs = String::from_utf8_lossy(&run.stderr).into_owned();
+    for batch_id in BATCHES {
+        logs.push_str(&String::from_utf8_lossy(&run_ok(scan2dms(&data_dir).args(["events", batch_id])).stdout));
+    }
+    assert!(logs.lines().count() > 100, "the debug log is too short to judge: {logs}");
+    let orders = std::fs::read_dir(fixture_deliveries().join("orders")).unwrap();
+    let names: BTreeSet<String> = orders
+        .flat_map(|order| {
+            let text = std::fs::read_to_string(order.unwrap().path()).unwrap();
+            let titles: Vec<String> =
+                text.lines().skip(1).map(|line| line.split(';').nth(2).unwrap().to_owned()).collect();
+            titles
+        })
+        .flat_map(|title| {
+            title
+                .split(|c: char| !c.is_alphabetic())
+                .filter(|word| word.chars().count() >= 4)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(names.len() > 10, "{names:?}");
+    let log_words: BTreeSet<&str> = logs.split(|c: char| !c.is_alphabetic()).collect();
+    let leaked: Vec<&String> = names.iter().filter(|name| log_words.contains(name.as_str())).collect();
+    assert!(leaked.is_empty(), "names from the order lists in the logs: {leaked:?}");
+    let page_lines: BTreeSet<String> = all_documents
+        .iter()
+        .flat_map(|document| {
+            document["text"].as_str().unwrap().lines().map(|line| line.trim().to_owned()).collect::<Vec<_>>()
+        })
+        .filter(|line| line.chars().count() >= 20)
+        .collect();
+    assert!(page_lines.len() > 50, "too little page text to judge: {}", page_lines.len());
+    let leaked: Vec<&String> = page_lines.iter().filter(|line| logs.contains(line.as_str())).collect();
+    assert!(leaked.is_empty(), "page text in the logs: {leaked:?}");
 }
