@@ -367,3 +367,23 @@ async fn check_csrf(request: Request, expected: &str) -> Result<Request, ApiErro
 pub(crate) fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
     left.len() == right.len() && left.iter().zip(right).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_argon2id_hash_of_the_secret_is_kept() {
+        let made = new_token().unwrap();
+        let (user_id, secret) = made.token.split_once('.').unwrap();
+        assert_eq!(user_id, made.user_id);
+        assert!(made.token_hash.starts_with("$argon2id$"), "{}", made.token_hash);
+        assert!(!made.token_hash.contains(secret));
+        let hash = argon2::PasswordHash::new(&made.token_hash).unwrap();
+        assert!(Argon2::default().verify_password(secret.as_bytes(), &hash).is_ok());
+        assert!(Argon2::default().verify_password(b"not the secret", &hash).is_err());
+        let other = new_token().unwrap();
+        assert_ne!(other.user_id, made.user_id);
+        assert_ne!(other.token_hash, made.token_hash, "salted");
+    }
+}

@@ -22,6 +22,13 @@ fn users_add_prints_the_token_alone_and_serve_accepts_it() {
     let list = run_ok(scan2dms(data.path()).args(["users", "list"]));
     let list = String::from_utf8(list.stdout).unwrap();
     assert!(list.contains("contractor") && list.contains("Scan GmbH") && !list.contains(secret), "{list}");
+    // The database keeps a hash of the secret, never the secret.
+    let mut stored = Vec::new();
+    for file in ["state.db", "state.db-wal"] {
+        stored.extend(std::fs::read(data.path().join(file)).unwrap_or_default());
+    }
+    assert!(!stored.is_empty());
+    assert!(!stored.windows(secret.len()).any(|window| window == secret.as_bytes()), "the secret is in the database");
 
     let mut server = scan2dms(data.path())
         .args(["serve", "--listen", "127.0.0.1:0"])
