@@ -419,7 +419,11 @@ impl Pipeline {
     fn heartbeat(&self, scheduler: &Scheduler, observer: &dyn Observer) {
         let period = (self.config.lease / 3).max(Duration::from_millis(100));
         while !scheduler.stopped() {
-            scheduler.wait(period);
+            // Every period, not at every stage end that wakes the scheduler.
+            let next = std::time::Instant::now() + period;
+            while !scheduler.stopped() && std::time::Instant::now() < next {
+                scheduler.wait(next.saturating_duration_since(std::time::Instant::now()));
+            }
             if scheduler.stopped() {
                 return;
             }
@@ -428,7 +432,12 @@ impl Pipeline {
             for batch_id in running {
                 match self.store.renew_lease(&batch_id, &self.worker_id, until) {
                     Ok(true) => {}
-                    Ok(false) => tracing::warn!(%batch_id, "lease lost; another worker runs this batch now"),
+                    // A stage that ended since the list was taken has no lease
+                    // left to renew; only a batch still running is lost.
+                    Ok(false) if self.still_running(&batch_id, scheduler) => {
+                        tracing::warn!(%batch_id, "lease lost; another worker runs this batch now");
+                    }
+                    Ok(false) => {}
                     Err(error) => tracing::warn!(%batch_id, %error, "lease not renewed"),
                 }
             }
@@ -437,6 +446,17 @@ impl Pipeline {
             }
             scheduler.wake_all();
         }
+    }
+
+    /// Whether this process still runs a stage of the batch, as the store sees it.
+    fn still_running(&self, batch_id: &str, scheduler: &Scheduler) -> bool {
+        scheduler.leases().contains(batch_id)
+            && self
+                .store
+                .batch(batch_id)
+                .ok()
+                .flatten()
+                .is_some_and(|row| matches!(row.batch.state, BatchState::Running(_)))
     }
 
     /// Pending work this worker does, now or after a back-off. A batch
