@@ -52,7 +52,7 @@ use scan2dms_imaging::{Limits, decode_page};
 use scan2dms_ocr::quality::{character_error_rate, order_free_word_error};
 use serde_json::{Value, json};
 
-use scan2dms_benches::copy_tree;
+use scan2dms_benches::{accepted_batches, batch_id, copy_tree};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -354,26 +354,11 @@ fn page_name(page: &TruthPage) -> String {
 /// Accepted, independent directory batches in processing order until
 /// `wanted` pages: their ids, their page count, and their text pages.
 fn choose_batches(deliveries: &Path, wanted: usize) -> Result<(Vec<String>, usize, Vec<TruthPage>)> {
-    let mut truths: Vec<Value> = fs::read_dir(deliveries.join("truth"))?
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.file_name().is_some_and(|name| name.to_string_lossy().starts_with("SSN-")))
-        .map(|path| Ok(serde_json::from_slice(&fs::read(path)?)?))
-        .collect::<Result<_>>()?;
-    truths.sort_by_key(|truth| truth["seq"].as_u64());
     let mut batches = Vec::new();
     let mut page_count = 0;
     let mut text_pages = Vec::new();
-    for truth in truths {
-        if page_count >= wanted {
-            break;
-        }
-        // Independent batches only: a redelivery or duplicate depends on others.
-        let independent =
-            truth["process_after"].as_array().is_none_or(Vec::is_empty) && truth["replaces_batch"].is_null();
-        if truth["expected_outcome"] == "rejected" || truth["packaging"] != "dir" || !independent {
-            continue;
-        }
-        let batch_id = truth["batch_id"].as_str().ok_or("truth without batch_id")?.to_owned();
+    for truth in accepted_batches(deliveries, wanted)? {
+        let batch_id = batch_id(&truth);
         let data = deliveries.join("batches").join(&batch_id).join("data");
         for document in truth["documents"].as_array().into_iter().flatten() {
             let record_id = document["record_id"].as_str().ok_or("document without record_id")?;

@@ -37,7 +37,7 @@ use std::time::Instant;
 use scan2dms_imaging::{Limits, decode_page};
 use scan2dms_ocr::{Engine, EngineOptions, ensure_single_threaded_openmp};
 
-use scan2dms_benches::copy_tree;
+use scan2dms_benches::{accepted_batches, batch_id, copy_tree, median};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -173,11 +173,6 @@ fn run_ocrmypdf(work: &Path, pages: &[Page]) -> Result<Option<(f64, u64)>> {
     }
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 /// Prints the table and writes `target/bench-results/pipeline.json`.
 fn report(
     target: &Path,
@@ -231,27 +226,12 @@ fn report(
     Ok(())
 }
 
-/// Accepted directory batches in processing order until `wanted` pages.
+/// Whole accepted batches until at least `wanted` pages, and their pages.
 fn choose_batches(deliveries: &Path, wanted: usize) -> Result<(Vec<String>, Vec<Page>)> {
-    let mut truths: Vec<serde_json::Value> = fs::read_dir(deliveries.join("truth"))?
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.file_name().is_some_and(|name| name.to_string_lossy().starts_with("SSN-")))
-        .map(|path| Ok(serde_json::from_slice(&fs::read(path)?)?))
-        .collect::<Result<_>>()?;
-    truths.sort_by_key(|truth| truth["seq"].as_u64());
     let mut batches = Vec::new();
     let mut pages = Vec::new();
-    for truth in truths {
-        if pages.len() >= wanted {
-            break;
-        }
-        // Independent batches only: a redelivery or duplicate depends on others.
-        let independent =
-            truth["process_after"].as_array().is_none_or(Vec::is_empty) && truth["replaces_batch"].is_null();
-        if truth["expected_outcome"] == "rejected" || truth["packaging"] != "dir" || !independent {
-            continue;
-        }
-        let batch_id = truth["batch_id"].as_str().ok_or("truth without batch_id")?.to_owned();
+    for truth in accepted_batches(deliveries, wanted)? {
+        let batch_id = batch_id(&truth);
         let data = deliveries.join("batches").join(&batch_id).join("data");
         for document in truth["documents"].as_array().into_iter().flatten() {
             for page in document["pages"].as_array().into_iter().flatten() {

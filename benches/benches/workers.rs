@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Instant;
 
-use scan2dms_benches::copy_tree;
+use scan2dms_benches::{accepted_batches, batch_id, copy_tree, median, page_count};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -64,7 +64,9 @@ fn main() -> Result<()> {
         .or_else(|_| std::env::var("SCAN2DMS_TEST_POSTGRES_URL"))
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     let deliveries = workspace.join("../shared/corpus/deliveries");
-    let (batches, pages) = choose_batches(&deliveries, wanted)?;
+    let truths = accepted_batches(&deliveries, wanted)?;
+    let batches: Vec<String> = truths.iter().map(batch_id).collect();
+    let pages: usize = truths.iter().map(page_count).sum();
     println!("{pages} pages in {} batches from {}", batches.len(), deliveries.display());
 
     let status =
@@ -214,39 +216,4 @@ impl Drop for Database {
 fn psql(url: &str, sql: &str) -> Result<()> {
     let output = Command::new("psql").arg(url).args(["-v", "ON_ERROR_STOP=1", "-qc", sql]).output()?;
     check(output, sql)
-}
-
-/// Accepted, independent batches delivered as directories, in delivery
-/// order, until at least `wanted` pages; and their page count.
-fn choose_batches(deliveries: &Path, wanted: usize) -> Result<(Vec<String>, usize)> {
-    let mut truths: Vec<serde_json::Value> = fs::read_dir(deliveries.join("truth"))?
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.file_name().is_some_and(|name| name.to_string_lossy().starts_with("SSN-")))
-        .map(|path| Ok(serde_json::from_slice(&fs::read(path)?)?))
-        .collect::<Result<_>>()?;
-    truths.sort_by_key(|truth| truth["seq"].as_u64());
-    let (mut batches, mut pages) = (Vec::new(), 0);
-    for truth in truths {
-        if pages >= wanted {
-            break;
-        }
-        let independent =
-            truth["process_after"].as_array().is_none_or(Vec::is_empty) && truth["replaces_batch"].is_null();
-        if truth["expected_outcome"] == "rejected" || truth["packaging"] != "dir" || !independent {
-            continue;
-        }
-        for document in truth["documents"].as_array().into_iter().flatten() {
-            pages += document["pages"].as_array().map_or(0, Vec::len);
-        }
-        batches.push(truth["batch_id"].as_str().ok_or("truth without batch_id")?.to_owned());
-    }
-    if batches.is_empty() {
-        return Err(format!("no accepted batches in {}", deliveries.display()).into());
-    }
-    Ok((batches, pages))
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }

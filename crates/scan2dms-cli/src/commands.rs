@@ -36,12 +36,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Orders(OrdersCommand::List { json }) => orders_list(&*open_store(&config, &data_dir)?, json),
         Command::Validate { path, orders, json } => validate(&config, &data_dir, &path, orders.as_deref(), json),
         Command::Bag(BagCommand::Validate { path, json }) => bag_validate(&config, &path, json),
-        Command::Run { inbox, once, stages, listen } => {
-            run(config, &data_dir, Intake::Inbox(inbox), once, &stages, listen)
-        }
-        Command::Worker { inbox, once, stages } => {
+        Command::Run { inbox, work, listen } => run(config, &data_dir, Intake::Inbox(inbox), &work, listen),
+        Command::Worker { inbox, work } => {
             let intake = inbox.map_or(Intake::None, |inbox| Intake::Inbox(Some(inbox)));
-            run(config, &data_dir, intake, once, &stages, None)
+            run(config, &data_dir, intake, &work, None)
         }
         Command::Documents { batch, json } => {
             output::documents(&*open_store(&config, &data_dir)?, batch.as_deref(), json)
@@ -238,14 +236,18 @@ fn run(
     config: PipelineConfig,
     data_dir: &Path,
     intake: Intake,
-    once: bool,
-    stages: &[String],
+    work: &crate::WorkArgs,
     listen: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<ExitCode> {
-    let stages = if stages.is_empty() {
+    let once = work.once;
+    let stages = if work.stages.is_empty() {
         RunOptions::all_stages()
     } else {
-        stages.iter().map(|stage| stage.parse::<Stage>()).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::msg)?
+        work.stages
+            .iter()
+            .map(|stage| stage.parse::<Stage>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)?
     };
     let store = open_store(&config, data_dir)?;
     let (inbox, takes_deliveries) = match intake {

@@ -35,6 +35,17 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// What `run` and `worker` share: how long to go on and which stages.
+#[derive(Debug, clap::Args)]
+pub struct WorkArgs {
+    /// Exit when nothing is left to do (with an inbox: take everything in it now).
+    #[arg(long)]
+    pub once: bool,
+    /// Run only these stages (comma-separated: validate,ocr,efile,push,verify); default all.
+    #[arg(long, value_name = "STAGES", value_delimiter = ',')]
+    pub stages: Vec<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Order lists from the city.
@@ -59,12 +70,8 @@ pub enum Command {
         /// Inbox directory (default: intake.inbox_dir of the config, inside the data directory).
         #[arg(long, value_name = "DIR")]
         inbox: Option<PathBuf>,
-        /// Take everything now and exit when nothing is left to do.
-        #[arg(long)]
-        once: bool,
-        /// Run only these stages (comma-separated: validate,ocr,efile,push,verify); default all.
-        #[arg(long, value_name = "STAGES", value_delimiter = ',')]
-        stages: Vec<String>,
+        #[command(flatten)]
+        work: WorkArgs,
         /// Also serve the upload API and dashboard (see `serve`) while running.
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
@@ -76,12 +83,8 @@ pub enum Command {
         /// Also take deliveries from this inbox (one process of a deployment does).
         #[arg(long, value_name = "DIR")]
         inbox: Option<PathBuf>,
-        /// Exit when nothing is left to do.
-        #[arg(long)]
-        once: bool,
-        /// Run only these stages (comma-separated: validate,ocr,efile,push,verify); default all.
-        #[arg(long, value_name = "STAGES", value_delimiter = ',')]
-        stages: Vec<String>,
+        #[command(flatten)]
+        work: WorkArgs,
     },
     /// Documents of processed batches: pages, OCR text, e-file.
     Documents {

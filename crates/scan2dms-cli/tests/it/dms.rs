@@ -14,14 +14,11 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use crate::{BagRecord, run_ok, scan2dms, workspace_root, write_bag};
+use crate::{run_ok, scan2dms, two_record_batches};
 
 const ORDER_ID: &str = "ORD-0098-PERS";
 const BATCHES: usize = 12;
 
-fn image(name: &str) -> PathBuf {
-    workspace_root().join("fixtures/images").join(name)
-}
 
 /// The simulator as a child process, killed when dropped.
 pub(crate) struct SimProcess {
@@ -119,22 +116,7 @@ fn every_document_is_in_the_dms_once_despite_faults_and_kills() {
     std::fs::create_dir_all(&inbox).unwrap();
 
     // Twelve batches of two records each, from the fixture page images.
-    let mut order = String::from("record_id;series;title;box_id\n");
-    for batch in 1..=BATCHES {
-        let records: Vec<BagRecord> = (0..2)
-            .map(|index| {
-                let record_id = format!("PN-98{:02}{:02}", batch, index);
-                order.push_str(&format!("{record_id};personnel;Testakte {record_id};BOX-009800\n"));
-                let files = if index == 0 {
-                    vec![(image("g4-300dpi.tif"), 1), (image("bitonal.png"), 1)]
-                } else {
-                    vec![(image("multipage-g4.tif"), 2)]
-                };
-                BagRecord { record_id, files }
-            })
-            .collect();
-        write_bag(&inbox, &format!("SSN-0098-{batch:03}"), ORDER_ID, "personnel", &records);
-    }
+    let (_, order) = two_record_batches(&inbox, 98, ORDER_ID, BATCHES);
     let order_file = dir.path().join(format!("{ORDER_ID}.csv"));
     std::fs::write(&order_file, order).unwrap();
     run_ok(scan2dms(&data_dir).args(["orders", "import"]).arg(&order_file));

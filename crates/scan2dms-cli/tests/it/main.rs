@@ -125,6 +125,35 @@ pub fn write_bag(inbox: &Path, batch_id: &str, order_id: &str, series: &str, rec
     seal(&bag, &bag_info(batch_id, order_id, series));
 }
 
+/// Writes `count` personnel batches `SSN-00<nn>-001…` of two records each
+/// into `dir`, from the fixture page images: `PN-<nn><batch><0|1>`, the
+/// first with a G4 TIFF page and a PNG page, the second with a two-page G4
+/// TIFF. `nn` is the test's own number, so the tests' records never meet.
+/// Returns the batch ids and the order list (CSV) naming every record.
+pub fn two_record_batches(dir: &Path, nn: u32, order_id: &str, count: usize) -> (Vec<String>, String) {
+    let image = |name: &str| workspace_root().join("fixtures/images").join(name);
+    let mut order = String::from("record_id;series;title;box_id\n");
+    let mut batch_ids = Vec::new();
+    for batch in 1..=count {
+        let records: Vec<BagRecord> = (0..2)
+            .map(|index| {
+                let record_id = format!("PN-{nn:02}{batch:02}{index:02}");
+                order.push_str(&format!("{record_id};personnel;Testakte {record_id};BOX-00{nn:02}00\n"));
+                let files = if index == 0 {
+                    vec![(image("g4-300dpi.tif"), 1), (image("bitonal.png"), 1)]
+                } else {
+                    vec![(image("multipage-g4.tif"), 2)]
+                };
+                BagRecord { record_id, files }
+            })
+            .collect();
+        let batch_id = format!("SSN-00{nn:02}-{batch:03}");
+        write_bag(dir, &batch_id, order_id, "personnel", &records);
+        batch_ids.push(batch_id);
+    }
+    (batch_ids, order)
+}
+
 /// The bag-info.txt fields of a contract delivery, without Payload-Oxum.
 pub fn bag_info(batch_id: &str, order_id: &str, series: &str) -> String {
     format!(

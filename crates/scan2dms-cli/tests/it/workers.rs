@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::dms::SimProcess;
-use crate::{BagRecord, run_ok, scan2dms, workspace_root, write_bag};
+use crate::{run_ok, scan2dms, two_record_batches};
 
 const ORDER_ID: &str = "ORD-0097-PERS";
 const BATCHES: usize = 10;
@@ -118,9 +118,6 @@ fn wait_for<T>(lines: &mpsc::Receiver<T>, what: &str, mut done: impl FnMut(&T) -
     }
 }
 
-fn image(name: &str) -> PathBuf {
-    workspace_root().join("fixtures/images").join(name)
-}
 
 fn json(command: &mut Command) -> Value {
     serde_json::from_slice(&run_ok(command).stdout).unwrap()
@@ -160,28 +157,16 @@ fn three_workers_on_postgres_survive_a_killed_worker_and_file_each_document_once
     };
 
     // The order, and ten batches of two records each, as tar deliveries.
-    let mut order = String::from("record_id;series;title;box_id\n");
-    let mut deliveries = Vec::new();
-    for batch in 1..=BATCHES {
-        let records: Vec<BagRecord> = (0..2)
-            .map(|index| {
-                let record_id = format!("PN-97{batch:02}{index:02}");
-                order.push_str(&format!("{record_id};personnel;Testakte {record_id};BOX-009700\n"));
-                let files = if index == 0 {
-                    vec![(image("g4-300dpi.tif"), 1), (image("bitonal.png"), 1)]
-                } else {
-                    vec![(image("multipage-g4.tif"), 2)]
-                };
-                BagRecord { record_id, files }
-            })
-            .collect();
-        let batch_id = format!("SSN-0097-{batch:03}");
-        write_bag(&bags, &batch_id, ORDER_ID, "personnel", &records);
-        let tar = bags.join(format!("{batch_id}.tar"));
-        let status = Command::new("tar").arg("-cf").arg(&tar).arg("-C").arg(&bags).arg(&batch_id).status().unwrap();
-        assert!(status.success());
-        deliveries.push((batch_id, tar));
-    }
+    let (batch_ids, order) = two_record_batches(&bags, 97, ORDER_ID, BATCHES);
+    let deliveries: Vec<(String, PathBuf)> = batch_ids
+        .into_iter()
+        .map(|batch_id| {
+            let tar = bags.join(format!("{batch_id}.tar"));
+            let status = Command::new("tar").arg("-cf").arg(&tar).arg("-C").arg(&bags).arg(&batch_id).status().unwrap();
+            assert!(status.success());
+            (batch_id, tar)
+        })
+        .collect();
     let order_file = dir.path().join(format!("{ORDER_ID}.csv"));
     std::fs::write(&order_file, order).unwrap();
     run_ok(cli().args(["orders", "import"]).arg(&order_file));
