@@ -20,9 +20,11 @@
 //! The classifier sees the truth text of each document (content pages, no
 //! separator sheets or blank backs) after `scan2dms_classify::ocr_noise`
 //! with its default options (about 7 % character errors), seeded per
-//! document. That is a proxy: the real OCR text will be measured once the
-//! crate is wired into the pipeline. Figures on the clean text are given
-//! for comparison.
+//! document. That is a proxy; figures on the clean text are given for
+//! comparison. Then the real thing: the test deliveries go through the
+//! release binary (`run --stages validate,ocr` with the trained model, a few
+//! minutes of OCR) and the types it gave the documents of accepted batches
+//! are scored the same way (`SCAN2DMS_BENCH_REAL_OCR=0` skips this).
 //!
 //! The model is trained with `TrainOptions::default()` (pooled calibration:
 //! stratified and template-grouped folds). A second model, identical but for
@@ -248,6 +250,35 @@ fn main() -> Result<()> {
         );
     }
 
+    let real_ocr = if std::env::var("SCAN2DMS_BENCH_REAL_OCR").is_ok_and(|value| value == "0") {
+        None
+    } else {
+        Some(through_pipeline(&workspace, &target, &test_dir, &model_path, threshold, &test_batches)?)
+    };
+    if let Some(real) = &real_ocr {
+        println!();
+        println!(
+            "real OCR: the test deliveries through `scan2dms run --stages validate,ocr` with this model \
+             ({:.0} s; {} of {} test documents came out of accepted batches)",
+            real.seconds,
+            real.all.len(),
+            test.len()
+        );
+        for (name, scored) in [("all", &real.all), ("seen templates", &real.seen), ("unseen templates", &real.unseen)] {
+            let evaluation = evaluate(scored, threshold);
+            println!(
+                "  {:<18} {:>5} {:>8.1}% {:>13} {:>11.2}% {:>7.1}% {:>7.4}",
+                name,
+                evaluation.documents,
+                evaluation.accuracy * 100.0,
+                evaluation.auto_accepted,
+                evaluation.auto_precision * 100.0,
+                evaluation.review_share * 100.0,
+                evaluation.ece
+            );
+        }
+    }
+
     let load_average = fs::read_to_string("/proc/loadavg").ok();
     let results = json!({
         "threshold": threshold,
@@ -268,6 +299,12 @@ fn main() -> Result<()> {
             "clean": segmentation.0.to_json(),
             "ocr_noised": segmentation.1.to_json(),
         },
+        "real_ocr": real_ocr.as_ref().map(|real| json!({
+            "seconds": real.seconds,
+            "all": evaluation_json(&evaluate(&real.all, threshold)),
+            "seen": evaluation_json(&evaluate(&real.seen, threshold)),
+            "unseen": evaluation_json(&evaluate(&real.unseen, threshold)),
+        })),
         "load_average_after": load_average.as_deref().map(str::trim),
     });
     let results_dir = target.join("bench-results");
@@ -280,6 +317,94 @@ fn main() -> Result<()> {
     }
     println!("wrote {}", results_path.display());
     Ok(())
+}
+
+/// The classifier's results on real OCR text, through the pipeline.
+struct RealOcr {
+    seconds: f64,
+    all: Vec<Scored>,
+    seen: Vec<Scored>,
+    unseen: Vec<Scored>,
+}
+
+/// Runs the test deliveries through the release binary, validation and OCR
+/// with `model` (the classification is part of the OCR stage), and scores
+/// the types it gave each document of an accepted batch against the truth.
+fn through_pipeline(
+    workspace: &Path,
+    target: &Path,
+    test_dir: &Path,
+    model: &Path,
+    threshold: f64,
+    batches: &[TruthBatch],
+) -> Result<RealOcr> {
+    println!();
+    println!("building the release binary for the real-OCR run ...");
+    let status =
+        Command::new("cargo").args(["build", "--release", "-p", "scan2dms-cli"]).current_dir(workspace).status()?;
+    if !status.success() {
+        return Err("cargo build --release -p scan2dms-cli failed".into());
+    }
+    let binary = target.join("release/scan2dms");
+    let work = target.join("bench-data/classify/pipeline");
+    if work.exists() {
+        fs::remove_dir_all(&work)?;
+    }
+    let (data_dir, inbox) = (work.join("data"), work.join("inbox"));
+    scan2dms_benches::copy_tree(&test_dir.join("batches"), &inbox)?;
+    let mut orders: Vec<PathBuf> =
+        fs::read_dir(test_dir.join("orders"))?.map(|entry| entry.map(|e| e.path())).collect::<std::io::Result<_>>()?;
+    orders.sort();
+    let config = work.join("pipeline.toml");
+    fs::write(
+        &config,
+        format!("[classify]\nmodel = {:?}\nreview_threshold = {threshold}\n", model.display().to_string()),
+    )?;
+    let scan2dms = |args: &[&str]| {
+        let mut command = Command::new(&binary);
+        command.arg("--data-dir").arg(&data_dir).arg("--config").arg(&config).args(args);
+        command
+    };
+    let imported = scan2dms(&["orders", "import"]).args(&orders).output()?;
+    if !imported.status.success() {
+        return Err(format!("orders import: {}", String::from_utf8_lossy(&imported.stderr)).into());
+    }
+    let started = Instant::now();
+    let run = scan2dms(&["run", "--once", "--stages", "validate,ocr", "--inbox"]).arg(&inbox).output()?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !run.status.success() {
+        return Err(format!("scan2dms run: {}", String::from_utf8_lossy(&run.stderr)).into());
+    }
+    let listed = scan2dms(&["documents", "--json"]).output()?;
+    let documents: Vec<Value> = serde_json::from_slice(&listed.stdout)?;
+
+    // The truth of the documents the bench scores (those with text).
+    let mut truth: BTreeMap<(String, String, u64), (DocType, bool)> = BTreeMap::new();
+    for batch in batches {
+        for document in &batch.documents {
+            if document.text().trim().is_empty() {
+                continue;
+            }
+            let held_out = document.template.as_deref().is_some_and(|template| template.contains(HELD_OUT_MARK));
+            let key = (batch.batch_id.clone(), document.record_id.clone(), u64::from(document.document_no));
+            truth.insert(key, (document.doc_type, held_out));
+        }
+    }
+    let mut real = RealOcr { seconds, all: Vec::new(), seen: Vec::new(), unseen: Vec::new() };
+    for document in &documents {
+        let key = (
+            document["batch_id"].as_str().unwrap_or_default().to_owned(),
+            document["record_id"].as_str().unwrap_or_default().to_owned(),
+            document["document_no"].as_u64().unwrap_or_default(),
+        );
+        let Some(&(doc_type, held_out)) = truth.get(&key) else { continue };
+        let predicted: DocType = document["doc_type"].as_str().ok_or("a document without a type")?.parse()?;
+        let confidence = document["doc_type_confidence"].as_f64().ok_or("a document without a confidence")?;
+        let scored = Scored { truth: doc_type, predicted, confidence };
+        real.all.push(scored);
+        if held_out { real.unseen.push(scored) } else { real.seen.push(scored) }
+    }
+    Ok(real)
 }
 
 /// The set's directory, generated (with `--force`) unless its marker says

@@ -19,7 +19,6 @@ use crate::{run_ok, scan2dms, two_record_batches};
 const ORDER_ID: &str = "ORD-0098-PERS";
 const BATCHES: usize = 12;
 
-
 /// The simulator as a child process, killed when dropped.
 pub(crate) struct SimProcess {
     child: Child,

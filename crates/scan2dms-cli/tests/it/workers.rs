@@ -118,7 +118,6 @@ fn wait_for<T>(lines: &mpsc::Receiver<T>, what: &str, mut done: impl FnMut(&T) -
     }
 }
 
-
 fn json(command: &mut Command) -> Value {
     serde_json::from_slice(&run_ok(command).stdout).unwrap()
 }
