@@ -9,6 +9,10 @@
 //!   L2, AdaGrad) over hashed word, word-pair and character n-gram features
 //!   of normalised text. It is small, fast, explainable and deterministic
 //!   for a seed; the record series narrows the candidate types.
+//! - Training favours what carries over to layouts never seen: a feature is
+//!   learnt only if at least two layouts print it and at most half of all
+//!   layouts do, and every type weighs the same in total, so the catch-all
+//!   letters type does not win by numbers alone.
 //! - Confidence is calibrated by temperature scaling on out-of-fold
 //!   predictions, pooled from folds of familiar and of unseen layouts, so a
 //!   threshold on it is a statement about error rates, not a raw score. The

@@ -34,6 +34,9 @@ pub(crate) struct TrainingRow<'a> {
     pub(crate) candidates: &'a [usize],
     /// The true class; one of `candidates`.
     pub(crate) target: usize,
+    /// Scales the row's gradient: 1 for a plain example; more or less to
+    /// count an example of a rare or common class more or less.
+    pub(crate) weight: f32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +45,11 @@ pub(crate) struct SgdSettings {
     pub(crate) learning_rate: f32,
     pub(crate) l2: f32,
     pub(crate) seed: u64,
+    /// Return the mean of the weights at the end of each epoch of the second
+    /// half instead of the last ones (tail-averaged SGD): the last epochs'
+    /// steps chase single examples, their mean is smoother and leans less on
+    /// any one layout's words.
+    pub(crate) averaged: bool,
 }
 
 const ADAGRAD_EPSILON: f32 = 1e-6;
@@ -68,7 +76,11 @@ impl DenseLinear {
         let mut scores: Vec<f64> = Vec::with_capacity(classes);
         let mut gradient: Vec<f32> = Vec::with_capacity(classes);
         let rate = settings.learning_rate;
-        for _ in 0..settings.epochs {
+        // Epochs from this one on are averaged (when `averaged`): the second half.
+        let first_averaged = settings.epochs / 2;
+        let mut sum_weights: Vec<f32> = Vec::new();
+        let mut sum_bias = vec![0.0f32; classes];
+        for epoch in 0..settings.epochs {
             rng.shuffle(&mut order);
             for &row_index in &order {
                 let row = rows[row_index];
@@ -83,6 +95,9 @@ impl DenseLinear {
                 );
                 if gradient.iter().all(|g| g.abs() < FITTED) {
                     continue;
+                }
+                for g in gradient.iter_mut() {
+                    *g *= row.weight;
                 }
                 for (&class, &g) in row.candidates.iter().zip(&gradient) {
                     bias_squared[class] += g * g;
@@ -101,6 +116,24 @@ impl DenseLinear {
                     }
                 }
             }
+            if settings.averaged && epoch >= first_averaged {
+                if sum_weights.is_empty() {
+                    sum_weights = vec![0.0; model.weights.len()];
+                }
+                for (sum, &w) in sum_weights.iter_mut().zip(&model.weights) {
+                    *sum += w;
+                }
+                for (sum, &b) in sum_bias.iter_mut().zip(&model.bias) {
+                    *sum += b;
+                }
+            }
+        }
+        if settings.averaged {
+            let snapshots = (settings.epochs - first_averaged) as f32;
+            // A bucket never touched sums to exactly 0 and stays 0, so the
+            // model file stays as small as without averaging.
+            model.weights = sum_weights.into_iter().map(|sum| sum / snapshots).collect();
+            model.bias = sum_bias.into_iter().map(|sum| sum / snapshots).collect();
         }
         model
     }
@@ -149,11 +182,11 @@ mod tests {
         let all = [0usize, 1, 2];
         let two = [0usize, 2];
         let rows = [
-            TrainingRow { features: &a, candidates: &all, target: 0 },
-            TrainingRow { features: &b, candidates: &all, target: 1 },
-            TrainingRow { features: &c, candidates: &two, target: 2 },
+            TrainingRow { features: &a, candidates: &all, target: 0, weight: 1.0 },
+            TrainingRow { features: &b, candidates: &all, target: 1, weight: 1.0 },
+            TrainingRow { features: &c, candidates: &two, target: 2, weight: 1.0 },
         ];
-        let settings = SgdSettings { epochs: 50, learning_rate: 0.5, l2: 1e-4, seed: 1 };
+        let settings = SgdSettings { epochs: 50, learning_rate: 0.5, l2: 1e-4, seed: 1, averaged: false };
         let model = DenseLinear::train(&rows, 3, 8, None, settings);
         let mut scores = Vec::new();
         for row in rows {
@@ -165,6 +198,34 @@ mod tests {
         assert_eq!(model.weights[3 * 3 + 1], 0.0);
         let again = DenseLinear::train(&rows, 3, 8, None, settings);
         assert_eq!(model.weights, again.weights);
+    }
+
+    #[test]
+    fn averaged_weights_still_separate_and_a_zero_weight_row_teaches_nothing() {
+        let a = vector(&[(1, 1.0)]);
+        let b = vector(&[(2, 1.0)]);
+        let c = vector(&[(3, 1.0)]);
+        let all = [0usize, 1];
+        let rows = [
+            TrainingRow { features: &a, candidates: &all, target: 0, weight: 1.0 },
+            TrainingRow { features: &b, candidates: &all, target: 1, weight: 1.0 },
+            // Weighted 0: bucket 3 must stay untouched.
+            TrainingRow { features: &c, candidates: &all, target: 0, weight: 0.0 },
+        ];
+        let plain = SgdSettings { epochs: 20, learning_rate: 0.5, l2: 1e-4, seed: 1, averaged: false };
+        let averaged = SgdSettings { averaged: true, ..plain };
+        let last = DenseLinear::train(&rows, 2, 8, None, plain);
+        let mean = DenseLinear::train(&rows, 2, 8, None, averaged);
+        let mut scores = Vec::new();
+        for row in &rows[..2] {
+            mean.scores_into(row.features, row.candidates, &mut scores);
+            let best = if scores[0] > scores[1] { 0 } else { 1 };
+            assert_eq!(best, row.target);
+        }
+        assert_eq!(&mean.weights[3 * 2..4 * 2], &[0.0, 0.0]);
+        assert_eq!(&last.weights[3 * 2..4 * 2], &[0.0, 0.0]);
+        // The mean of the later epochs trails the last weights, which only grow here.
+        assert!(mean.weights[2] > 0.0 && mean.weights[2] < last.weights[2], "{} {}", mean.weights[2], last.weights[2]);
     }
 
     #[test]

@@ -85,10 +85,32 @@ pub struct TrainOptions {
     /// latter. 1 learns every feature.
     #[serde(default = "one")]
     pub min_feature_groups: usize,
+    /// A feature is not learnt when it occurs in the training text of more
+    /// than this share of all groups (layouts): words nearly every layout
+    /// prints (salutations, "Seite", the city's name) say little about the
+    /// type but, being everywhere, take part in every decision. 1 learns
+    /// them all.
+    #[serde(default = "one_f64")]
+    pub max_feature_group_share: f64,
+    /// How far to even out the classes: each example's gradient is scaled
+    /// by `(mean examples per class / examples of its class)^class_balance`.
+    /// 0 counts every example once, 1 gives every class the same total
+    /// weight. A common class (the catch-all letters) otherwise pulls
+    /// unfamiliar documents of rarer classes to itself.
+    #[serde(default)]
+    pub class_balance: f32,
+    /// Averaged SGD: the weights are the mean of those at the end of each
+    /// epoch of the second half of training, not the last ones.
+    #[serde(default)]
+    pub averaged: bool,
 }
 
 fn one() -> usize {
     1
+}
+
+fn one_f64() -> f64 {
+    1.0
 }
 
 impl Default for TrainOptions {
@@ -105,6 +127,13 @@ impl Default for TrainOptions {
             calibration_split: CalibrationSplit::Pooled,
             target_precision: 0.99,
             min_feature_groups: 2,
+            // Both chosen by cross-validation on the training set with whole
+            // templates held out (5 folds, 2 fold seeds): together accuracy
+            // on unseen layouts 0.723 -> 0.746, log-loss 0.905 -> 0.830;
+            // averaging did not help and stays off.
+            max_feature_group_share: 0.5,
+            class_balance: 1.0,
+            averaged: false,
         }
     }
 }
@@ -147,6 +176,15 @@ pub struct TrainingSummary {
     /// learnt every feature.
     #[serde(default = "one")]
     pub min_feature_groups: usize,
+    /// [`TrainOptions::max_feature_group_share`]; 1 for older model files.
+    #[serde(default = "one_f64")]
+    pub max_feature_group_share: f64,
+    /// [`TrainOptions::class_balance`]; 0 for older model files.
+    #[serde(default)]
+    pub class_balance: f32,
+    /// [`TrainOptions::averaged`]; false for older model files.
+    #[serde(default)]
+    pub averaged: bool,
     pub active_buckets: usize,
     pub calibration: Option<CalibrationSummary>,
 }
@@ -452,6 +490,13 @@ pub fn train(examples: &[Example], options: &TrainOptions) -> Result<Model, Trai
     if options.epochs == 0 || !rate_ok || !l2_ok {
         return Err(TrainError::BadOptions("epochs and learning rate must be positive, l2 not negative".to_owned()));
     }
+    if !(options.class_balance.is_finite() && (0.0..=1.0).contains(&options.class_balance)) {
+        return Err(TrainError::BadOptions(format!("class_balance {} is outside 0..=1", options.class_balance)));
+    }
+    let share = options.max_feature_group_share;
+    if !(share.is_finite() && share > 0.0 && share <= 1.0) {
+        return Err(TrainError::BadOptions(format!("max_feature_group_share {share} is outside (0, 1]")));
+    }
     for (index, example) in examples.iter().enumerate() {
         if !example.label.in_series(example.series) {
             return Err(TrainError::LabelNotInSeries { index, label: example.label, series: example.series });
@@ -465,6 +510,18 @@ pub fn train(examples: &[Example], options: &TrainOptions) -> Result<Model, Trai
         labels.iter().enumerate().filter(|(_, l)| l.in_series(series)).map(|(i, _)| i).collect()
     };
     let candidates = [candidates_of(Series::Personnel), candidates_of(Series::Tax)];
+    // Per class: the gradient scale that evens the classes out as far as
+    // `class_balance` asks. Computed on all examples (not per fold): it
+    // depends on label counts only, which a fold barely changes.
+    let mut class_counts = vec![0usize; labels.len()];
+    for example in examples {
+        class_counts[class_of(example.label)] += 1;
+    }
+    let mean_count = examples.len() as f64 / labels.len() as f64;
+    let class_weight: Vec<f32> = class_counts
+        .iter()
+        .map(|&count| (mean_count / count.max(1) as f64).powf(f64::from(options.class_balance)) as f32)
+        .collect();
     let candidates_for = |series: Series| match series {
         Series::Personnel => &candidates[0],
         Series::Tax => &candidates[1],
@@ -491,10 +548,13 @@ pub fn train(examples: &[Example], options: &TrainOptions) -> Result<Model, Trai
             .iter()
             .flat_map(|&i| {
                 let example = &examples[i];
+                let target = class_of(example.label);
+                let weight = class_weight[target];
                 variants[i].iter().map(move |features| TrainingRow {
                     features,
                     candidates: candidates_for(example.series),
-                    target: class_of(example.label),
+                    target,
+                    weight,
                 })
             })
             .collect()
@@ -504,12 +564,12 @@ pub fn train(examples: &[Example], options: &TrainOptions) -> Result<Model, Trai
         learning_rate: options.learning_rate,
         l2: options.l2,
         seed: SplitMix64::derive(options.seed, 1).next_u64(),
+        averaged: options.averaged,
     };
     let buckets = options.features.bucket_count();
 
     let calibration = if options.calibration_folds >= 2 && examples.len() >= options.calibration_folds {
-        let usable_in =
-            |indices: &[usize]| shared_features(examples, &variants, indices, options.min_feature_groups, buckets);
+        let usable_in = |indices: &[usize]| shared_features(examples, &variants, indices, options, buckets);
         Some(cross_validate(examples, options, &labels, &rows_of, &usable_in, &candidates_for, &class_of, settings))
     } else {
         None
@@ -517,7 +577,7 @@ pub fn train(examples: &[Example], options: &TrainOptions) -> Result<Model, Trai
     let temperature = calibration.as_ref().map_or(1.0, |c| c.1);
 
     let all: Vec<usize> = (0..examples.len()).collect();
-    let usable = shared_features(examples, &variants, &all, options.min_feature_groups, buckets);
+    let usable = shared_features(examples, &variants, &all, options, buckets);
     let dense = DenseLinear::train(&rows_of(&all), labels.len(), buckets, usable.as_deref(), settings);
     let mut examples_per_label = BTreeMap::new();
     for example in examples {
@@ -534,6 +594,9 @@ pub fn train(examples: &[Example], options: &TrainOptions) -> Result<Model, Trai
         noise: options.noise.clone(),
         noisy_copies: copies,
         min_feature_groups: options.min_feature_groups,
+        max_feature_group_share: options.max_feature_group_share,
+        class_balance: options.class_balance,
+        averaged: options.averaged,
         active_buckets: 0,
         calibration: calibration.map(|c| c.0),
     };
@@ -617,20 +680,22 @@ fn cross_validate<'a>(
     (summary, temperature)
 }
 
-/// Which buckets the clean text of at least `min_groups` groups among
-/// `indices` sets; `None` when every bucket may be learnt. Computed on the
-/// examples a model trains on only, so cross-validation stays honest.
+/// Which buckets the clean text of at least `min_feature_groups` and at
+/// most `max_feature_group_share` of the groups among `indices` sets;
+/// `None` when every bucket may be learnt. Computed on the examples a model
+/// trains on only, so cross-validation stays honest.
 fn shared_features(
     examples: &[Example],
     variants: &[Vec<SparseVec>],
     indices: &[usize],
-    min_groups: usize,
+    options: &TrainOptions,
     buckets: usize,
 ) -> Option<Vec<bool>> {
-    if min_groups <= 1 {
+    let min_groups = options.min_feature_groups;
+    if min_groups <= 1 && options.max_feature_group_share >= 1.0 {
         return None;
     }
-    // Per bucket: how many groups set it (capped at `min_groups`) and the
+    // Per bucket: how many groups set it and the
     // last group counted, so a group's many documents count once. Indices
     // are visited group by group for that.
     let mut by_group: BTreeMap<(Option<&str>, usize), Vec<usize>> = BTreeMap::new();
@@ -644,14 +709,17 @@ fn shared_features(
         for &index in members {
             let Some(clean) = variants[index].first() else { continue };
             for (bucket, _) in clean.iter() {
-                if last_group[bucket] != group_number && groups_seen[bucket] < min_groups {
+                if last_group[bucket] != group_number {
                     last_group[bucket] = group_number;
                     groups_seen[bucket] += 1;
                 }
             }
         }
     }
-    Some(groups_seen.into_iter().map(|seen| seen >= min_groups).collect())
+    // The most groups a learnt feature may occur in; never below
+    // `min_groups`, so a tiny training set keeps some features.
+    let max_groups = ((options.max_feature_group_share * by_group.len() as f64).floor() as usize).max(min_groups);
+    Some(groups_seen.into_iter().map(|seen| seen >= min_groups && seen <= max_groups).collect())
 }
 
 /// The fold of every example: stratified by label (each label's examples,

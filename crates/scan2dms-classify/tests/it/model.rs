@@ -174,6 +174,59 @@ fn training_refuses_labels_outside_the_series() {
     assert_eq!(train(&[], &quick_options(1)).unwrap_err(), TrainError::NoExamples);
 }
 
+#[test]
+fn out_of_range_options_are_refused() {
+    let examples = small_examples();
+    for options in [
+        TrainOptions { class_balance: 1.5, ..quick_options(1) },
+        TrainOptions { class_balance: f32::NAN, ..quick_options(1) },
+        TrainOptions { max_feature_group_share: 0.0, ..quick_options(1) },
+        TrainOptions { max_feature_group_share: 1.1, ..quick_options(1) },
+    ] {
+        assert!(matches!(train(&examples, &options), Err(TrainError::BadOptions(_))), "{options:?}");
+    }
+}
+
+/// Class balance, averaging and the feature share cap change the model,
+/// are recorded in its summary and keep training deterministic.
+#[test]
+fn balancing_averaging_and_the_share_cap_are_recorded_and_deterministic() {
+    let examples = small_examples();
+    let plain = TrainOptions { class_balance: 0.0, averaged: false, max_feature_group_share: 1.0, ..quick_options(5) };
+    let tuned = TrainOptions { class_balance: 1.0, averaged: true, max_feature_group_share: 0.5, ..quick_options(5) };
+    let first = train(&examples, &tuned).unwrap();
+    assert!(first.to_json() == train(&examples, &tuned).unwrap().to_json(), "same options, different model");
+    assert!(first.to_json() != train(&examples, &plain).unwrap().to_json(), "the options changed nothing");
+    let summary = first.training_summary();
+    assert_eq!((summary.class_balance, summary.averaged, summary.max_feature_group_share), (1.0, true, 0.5));
+    for option in [
+        TrainOptions { class_balance: 1.0, ..plain.clone() },
+        TrainOptions { averaged: true, ..plain.clone() },
+        TrainOptions { max_feature_group_share: 0.5, ..plain.clone() },
+    ] {
+        assert!(train(&examples, &option).unwrap().to_json() != train(&examples, &plain).unwrap().to_json());
+    }
+    // Still a working classifier of its own training documents.
+    let right = examples.iter().filter(|e| first.classify(&e.text, e.series).unwrap().doc_type == e.label).count();
+    assert_eq!(right, examples.len());
+}
+
+/// A model file written before these options existed has none of their
+/// fields in its summary; it loads, with the values that training had.
+#[test]
+fn a_model_file_without_the_newer_summary_fields_loads() {
+    let json = train(&small_examples(), &quick_options(1)).unwrap().to_json();
+    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let training = value["training"].as_object_mut().unwrap();
+    for field in ["class_balance", "averaged", "max_feature_group_share", "min_feature_groups"] {
+        assert!(training.remove(field).is_some(), "{field}");
+    }
+    let model = Model::from_json(&value.to_string()).unwrap();
+    let summary = model.training_summary();
+    assert_eq!((summary.class_balance, summary.averaged, summary.max_feature_group_share), (0.0, false, 1.0));
+    assert_eq!(summary.min_feature_groups, 1);
+}
+
 /// Trained on the corpus' six valid batches, the model classifies the
 /// documents of the defect batches (other records, the same templates) in
 /// OCR-noised form, and its training summary reports the calibration.
