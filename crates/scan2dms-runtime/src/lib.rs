@@ -254,9 +254,12 @@ impl Pipeline {
     }
 
     /// How many stages run at once: one per pool thread, and at least two,
-    /// so one batch's validation (mostly reading and hashing) overlaps
-    /// another's OCR, and the tail of one batch's pages is filled with the
-    /// next batch's instead of leaving a core idle.
+    /// so a push or verification (waiting on the DMS) overlaps another
+    /// batch's OCR, and with two or more threads one batch's validation
+    /// overlaps another's OCR and the tail of one batch's pages is filled
+    /// with the next batch's. Stages that compute never outnumber the pool's
+    /// threads, so a single-threaded worker holds one OCR at a time and
+    /// leaves the next batch to a worker with a free thread.
     pub fn stage_slots(&self) -> usize {
         self.cpu_pool().current_num_threads().max(2)
     }
@@ -358,9 +361,19 @@ impl Pipeline {
         while !shutdown.load(Ordering::SeqCst) && !scheduler.stopped() {
             let claimed = {
                 let _picking = scheduler.picking();
-                match self.claim_next(&options.stages) {
+                // With every pool thread taken by a stage that computes, a
+                // slot takes only stages that wait on the DMS: a second
+                // batch claimed now would only queue for the same threads,
+                // held from a worker on another host with a thread free.
+                let pool_full = scheduler.computing.load(Ordering::SeqCst) >= self.cpu_pool().current_num_threads();
+                let stages: Vec<Stage> =
+                    options.stages.iter().copied().filter(|&stage| !pool_full || !computes(stage)).collect();
+                match self.claim_next(&stages) {
                     Ok(Some(running)) => {
                         scheduler.busy.fetch_add(1, Ordering::SeqCst);
+                        if running_stage(&running).is_some_and(computes) {
+                            scheduler.computing.fetch_add(1, Ordering::SeqCst);
+                        }
                         Some(running)
                     }
                     Ok(None) => None,
@@ -377,6 +390,9 @@ impl Pipeline {
             scheduler.leases().insert(running.batch_id.clone());
             let result = self.run_claimed(&running, scheduler, observer);
             scheduler.leases().remove(&running.batch_id);
+            if running_stage(&running).is_some_and(computes) {
+                scheduler.computing.fetch_sub(1, Ordering::SeqCst);
+            }
             scheduler.busy.fetch_sub(1, Ordering::SeqCst);
             scheduler.wake_all();
             if let Err(error) = result {
@@ -530,6 +546,20 @@ impl Pipeline {
     }
 }
 
+/// Whether a stage's work is computation on the CPU pool (hashing,
+/// decoding, OCR, PDF writing) rather than waiting on the DMS.
+fn computes(stage: Stage) -> bool {
+    matches!(stage, Stage::Validate | Stage::Ocr | Stage::Efile)
+}
+
+/// The stage a claimed batch runs.
+fn running_stage(row: &BatchRow) -> Option<Stage> {
+    match row.batch.state {
+        BatchState::Running(stage) => Some(stage),
+        _ => None,
+    }
+}
+
 /// A batch waiting to be pushed while some of its documents wait for a
 /// reviewer's decision: nothing of it is filed until all are decided.
 fn awaits_review(row: &BatchRow, in_review: &std::collections::HashSet<String>) -> bool {
@@ -561,6 +591,8 @@ struct Scheduler {
     pick: Mutex<()>,
     /// Slots running a stage.
     busy: AtomicUsize,
+    /// Slots running a stage that computes on the pool (see [`computes`]).
+    computing: AtomicUsize,
     stopped: AtomicBool,
     summary: Mutex<RunSummary>,
     /// The first error that ended the run (a store or disk failure).
