@@ -166,16 +166,7 @@ fn main() -> Result<()> {
         "set", "docs", "accuracy", "auto-accepted", "precision", "review", "ECE"
     );
     for (name, evaluation) in &rows {
-        println!(
-            "{:<20} {:>5} {:>8.1}% {:>13} {:>11.2}% {:>7.1}% {:>7.4}",
-            name,
-            evaluation.documents,
-            evaluation.accuracy * 100.0,
-            evaluation.auto_accepted,
-            evaluation.auto_precision * 100.0,
-            evaluation.review_share * 100.0,
-            evaluation.ece
-        );
+        print_row(name, evaluation);
     }
 
     println!();
@@ -265,17 +256,7 @@ fn main() -> Result<()> {
             test.len()
         );
         for (name, scored) in [("all", &real.all), ("seen templates", &real.seen), ("unseen templates", &real.unseen)] {
-            let evaluation = evaluate(scored, threshold);
-            println!(
-                "  {:<18} {:>5} {:>8.1}% {:>13} {:>11.2}% {:>7.1}% {:>7.4}",
-                name,
-                evaluation.documents,
-                evaluation.accuracy * 100.0,
-                evaluation.auto_accepted,
-                evaluation.auto_precision * 100.0,
-                evaluation.review_share * 100.0,
-                evaluation.ece
-            );
+            print_row(name, &evaluate(scored, threshold));
         }
     }
 
@@ -317,6 +298,21 @@ fn main() -> Result<()> {
     }
     println!("wrote {}", results_path.display());
     Ok(())
+}
+
+/// One line of a results table: set, documents, accuracy, auto-accepted,
+/// their precision, review share, ECE.
+fn print_row(name: &str, evaluation: &Evaluation) {
+    println!(
+        "{:<20} {:>5} {:>8.1}% {:>13} {:>11.2}% {:>7.1}% {:>7.4}",
+        name,
+        evaluation.documents,
+        evaluation.accuracy * 100.0,
+        evaluation.auto_accepted,
+        evaluation.auto_precision * 100.0,
+        evaluation.review_share * 100.0,
+        evaluation.ece
+    );
 }
 
 /// The classifier's results on real OCR text, through the pipeline.

@@ -26,6 +26,7 @@ pub use algorithm::{Algorithm, digest_bytes, digest_file};
 pub use manifest::{decode_manifest_path, encode_manifest_path, manifest_line};
 pub use report::{BagError, BagFinding, BagReport, FindingKind, PayloadFile};
 pub use tagfile::{parse_bag_info, split_lines};
+pub use validate::read_at_most;
 pub use validate::validate_bag;
 
 /// How to run [`validate_bag`].

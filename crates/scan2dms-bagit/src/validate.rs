@@ -109,8 +109,9 @@ type DigestsByPath = HashMap<String, Result<Vec<(Algorithm, String)>, String>>;
 const MAX_TAG_FILE_BYTES: u64 = 32 << 20;
 
 /// The file's bytes, or `None` if it holds more than `limit`; never reads
-/// past the limit.
-fn read_at_most(path: &std::path::Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+/// past the limit (the file may still be growing). For any file of a
+/// delivery that is parsed in memory.
+pub fn read_at_most(path: &std::path::Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read;
     let mut bytes = Vec::new();
     fs::File::open(path)?.take(limit + 1).read_to_end(&mut bytes)?;

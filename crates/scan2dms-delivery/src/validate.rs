@@ -298,16 +298,6 @@ fn add_bag_findings(bag: &BagReport, reasons: &mut Vec<Finding<ReasonCode>>) {
 /// end cannot take the memory of the host.
 const MAX_SHEET_BYTES: u64 = 32 << 20;
 
-/// The file's bytes, or `None` if it holds more than `limit`; never reads
-/// past the limit (the file may still be growing).
-fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes)?;
-    Ok((bytes.len() as u64 <= limit).then_some(bytes))
-}
-
 fn read_sheet(
     bag_dir: &Path,
     file: &str,
@@ -315,7 +305,7 @@ fn read_sheet(
     reasons: &mut Vec<Finding<ReasonCode>>,
 ) -> Result<Option<crate::text::CsvTable>, ValidationError> {
     let path = bag_dir.join(file);
-    let bytes = match read_at_most(&path, MAX_SHEET_BYTES) {
+    let bytes = match scan2dms_bagit::read_at_most(&path, MAX_SHEET_BYTES) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => {
             reasons.push(
