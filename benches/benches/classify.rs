@@ -41,6 +41,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use scan2dms_benches::classify_data::{DataSet, TEST, TRAINING, ensure_generated, stable_seed};
 use scan2dms_classify::training::{TruthBatch, TruthDocument, examples_from_truth, read_truth_dir};
 use scan2dms_classify::{
     CalibrationSplit, DocType, Evaluation, Model, NoiseOptions, Scored, Series, TrainOptions, evaluate, ocr_noise,
@@ -53,25 +54,6 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 const DEFAULT_THRESHOLD: f64 = 0.90;
 const SWEEP: [f64; 8] = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99];
 const HELD_OUT_MARK: &str = "heldout-";
-
-/// One generated set of deliveries.
-struct DataSet {
-    name: &'static str,
-    seed: u32,
-    batches: u32,
-    records_per_batch: u32,
-    held_out_templates: bool,
-}
-
-const TRAINING: DataSet =
-    DataSet { name: "train-s1001-b24-r8", seed: 1001, batches: 24, records_per_batch: 8, held_out_templates: false };
-const TEST: DataSet = DataSet {
-    name: "test-s2002-b10-r8-heldout",
-    seed: 2002,
-    batches: 10,
-    records_per_batch: 8,
-    held_out_templates: true,
-};
 
 /// A test document as the classifier sees it.
 struct TestDocument {
@@ -405,47 +387,6 @@ fn through_pipeline(
 
 /// The set's directory, generated (with `--force`) unless its marker says
 /// it is complete and made by the same command.
-fn ensure_generated(generator: &Path, data: &Path, set: &DataSet, held_out_templates: &Path) -> Result<PathBuf> {
-    let dir = data.join(set.name);
-    let marker = data.join(format!("{}.complete", set.name));
-    let mut args: Vec<String> = vec![
-        "--out".into(),
-        dir.display().to_string(),
-        "--seed".into(),
-        set.seed.to_string(),
-        "--batches".into(),
-        set.batches.to_string(),
-        "--records-per-batch".into(),
-        set.records_per_batch.to_string(),
-        "--jobs".into(),
-        "2".into(),
-        "--quiet".into(),
-        "--force".into(),
-    ];
-    if set.held_out_templates {
-        args.push("--extra-templates".into());
-        args.push(held_out_templates.display().to_string());
-    }
-    let command = format!("{} {}", generator.display(), args.join(" "));
-    if fs::read_to_string(&marker).is_ok_and(|recorded| recorded.trim() == command) && dir.join("truth").is_dir() {
-        return Ok(dir);
-    }
-    if !generator.is_file() {
-        return Err(
-            format!("{} not found: the bench needs the shared deliveries generator", generator.display()).into()
-        );
-    }
-    println!("generating {} (once; about 1–3 minutes on 2 cores) ...", set.name);
-    let started = Instant::now();
-    let status = Command::new(generator).args(&args).status()?;
-    if !status.success() {
-        return Err(format!("{command} failed with {status}").into());
-    }
-    println!("  done in {:.0} s", started.elapsed().as_secs_f64());
-    fs::write(&marker, format!("{command}\n"))?;
-    Ok(dir)
-}
-
 fn test_documents(batches: &[TruthBatch]) -> Vec<TestDocument> {
     let noise = NoiseOptions::default();
     let mut documents = Vec::new();
@@ -557,9 +498,4 @@ fn describe(set: &DataSet, dir: &Path, documents: usize) -> Value {
 
 fn evaluation_json(evaluation: &Evaluation) -> Value {
     serde_json::to_value(evaluation).unwrap_or(Value::Null)
-}
-
-/// FNV-1a of a name: a seed that does not depend on iteration order.
-fn stable_seed(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01B3))
 }

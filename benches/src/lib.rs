@@ -4,7 +4,8 @@
 //! `README.md` beside this crate for how to run each one and what it
 //! compares). This library holds only the little they share: choosing
 //! batches of the delivery corpora, preparing work directories from them,
-//! and the median of rounds.
+//! the median of rounds, and the generated sets of the classification
+//! benches ([`classify_data`]).
 
 use std::fs;
 use std::path::Path;
@@ -79,4 +80,96 @@ pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         fs::copy(from, to)?;
     }
     Ok(())
+}
+
+/// The generated deliveries the classification benches train and test on,
+/// made once with `../shared/tools/make-deliveries` and cached.
+pub mod classify_data {
+    use std::fs;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    use std::time::Instant;
+
+    /// One generated set of deliveries.
+    #[derive(Debug, Clone, Copy)]
+    pub struct DataSet {
+        pub name: &'static str,
+        pub seed: u32,
+        pub batches: u32,
+        pub records_per_batch: u32,
+        pub held_out_templates: bool,
+    }
+
+    /// Built-in templates only.
+    pub const TRAINING: DataSet = DataSet {
+        name: "train-s1001-b24-r8",
+        seed: 1001,
+        batches: 24,
+        records_per_batch: 8,
+        held_out_templates: false,
+    };
+
+    /// Another seed, with the held-out template variants loaded.
+    pub const TEST: DataSet = DataSet {
+        name: "test-s2002-b10-r8-heldout",
+        seed: 2002,
+        batches: 10,
+        records_per_batch: 8,
+        held_out_templates: true,
+    };
+
+    /// The set's directory under `data`, generated unless a marker beside it
+    /// records the very command that would make it.
+    pub fn ensure_generated(
+        generator: &Path,
+        data: &Path,
+        set: &DataSet,
+        held_out_templates: &Path,
+    ) -> Result<PathBuf, Box<dyn std::error::Error>> {
+        let dir = data.join(set.name);
+        let marker = data.join(format!("{}.complete", set.name));
+        let mut args: Vec<String> = vec![
+            "--out".into(),
+            dir.display().to_string(),
+            "--seed".into(),
+            set.seed.to_string(),
+            "--batches".into(),
+            set.batches.to_string(),
+            "--records-per-batch".into(),
+            set.records_per_batch.to_string(),
+            "--jobs".into(),
+            "2".into(),
+            "--quiet".into(),
+            "--force".into(),
+        ];
+        if set.held_out_templates {
+            args.push("--extra-templates".into());
+            args.push(held_out_templates.display().to_string());
+        }
+        let command = format!("{} {}", generator.display(), args.join(" "));
+        if fs::read_to_string(&marker).is_ok_and(|recorded| recorded.trim() == command) && dir.join("truth").is_dir() {
+            return Ok(dir);
+        }
+        if !generator.is_file() {
+            return Err(
+                format!("{} not found: the bench needs the shared deliveries generator", generator.display()).into()
+            );
+        }
+        println!("generating {} (once; about 1–3 minutes on 2 cores) ...", set.name);
+        let started = Instant::now();
+        let status = Command::new(generator).args(&args).status()?;
+        if !status.success() {
+            return Err(format!("{command} failed with {status}").into());
+        }
+        println!("  done in {:.0} s", started.elapsed().as_secs_f64());
+        fs::write(&marker, format!("{command}\n"))?;
+        Ok(dir)
+    }
+
+    /// A seed from a name that stays the same across runs and platforms
+    /// (FNV-1a).
+    pub fn stable_seed(name: &str) -> u64 {
+        name.bytes()
+            .fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01B3))
+    }
 }

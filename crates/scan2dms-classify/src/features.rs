@@ -12,8 +12,9 @@
 //! word's grams intact.
 //!
 //! Groups: word unigrams, word bigrams, character n-grams, the words of the
-//! first lines of the first page (letterheads and titles), and a few
-//! layout-free cues ("Seite 1 von", record keys, counts of dates and
+//! first lines of the first page (letterheads and titles), the subject of a
+//! letter (its words and their character n-grams), and a few layout-free
+//! cues ("Seite 1 von", record keys, counts of dates and
 //! amounts, page count, share of capitals). Each feature's count becomes
 //! `1 + ln(count)`, is scaled by its group's weight, and the whole vector is
 //! scaled to unit length so long and short documents train alike.
@@ -49,6 +50,14 @@ pub struct FeatureParams {
     pub char_ngram_weight: f32,
     pub top_line_weight: f32,
     pub cue_weight: f32,
+    /// The words of a letter's subject (see [`subject_lines`]); `0` leaves
+    /// the group out, as models of format 1 before it were trained.
+    #[serde(default)]
+    pub subject_weight: f32,
+    /// The character n-grams of the subject's words: German names a
+    /// request's kind inside compounds ("Urlaubsantrag", "Ratenzahlung").
+    #[serde(default)]
+    pub subject_char_weight: f32,
 }
 
 impl Default for FeatureParams {
@@ -65,6 +74,8 @@ impl Default for FeatureParams {
             char_ngram_weight: 0.5,
             top_line_weight: 1.0,
             cue_weight: 1.0,
+            subject_weight: 1.0,
+            subject_char_weight: 0.5,
         }
     }
 }
@@ -81,8 +92,15 @@ impl FeatureParams {
         if self.char_ngram_min > self.char_ngram_max || (self.char_ngram_min == 0) != (self.char_ngram_max == 0) {
             return Err(format!("char n-gram range {}..={} is invalid", self.char_ngram_min, self.char_ngram_max));
         }
-        let weights =
-            [self.word_weight, self.bigram_weight, self.char_ngram_weight, self.top_line_weight, self.cue_weight];
+        let weights = [
+            self.word_weight,
+            self.bigram_weight,
+            self.char_ngram_weight,
+            self.top_line_weight,
+            self.cue_weight,
+            self.subject_weight,
+            self.subject_char_weight,
+        ];
         if weights.iter().any(|w| !w.is_finite() || *w < 0.0) {
             return Err("a feature group weight is negative or not finite".to_owned());
         }
@@ -143,6 +161,8 @@ const TAG_BIGRAM: u8 = b'b';
 const TAG_CHAR: u8 = b'c';
 const TAG_TOP: u8 = b't';
 const TAG_CUE: u8 = b'q';
+const TAG_SUBJECT: u8 = b's';
+const TAG_SUBJECT_CHAR: u8 = b'u';
 
 /// Turns a document's text (pages joined by form feed) into its features.
 pub(crate) fn extract(text: &str, params: &FeatureParams) -> SparseVec {
@@ -159,7 +179,7 @@ pub(crate) fn extract(text: &str, params: &FeatureParams) -> SparseVec {
                 counts.add(TAG_BIGRAM, &[previous.as_bytes(), b" ", word.as_bytes()], params.bigram_weight);
             }
             if params.char_ngram_max > 0 && word.chars().any(char::is_alphabetic) {
-                add_char_ngrams(&mut counts, word, params);
+                add_char_ngrams(&mut counts, word, TAG_CHAR, params.char_ngram_weight, params);
             }
             previous_word = Some(word);
         }
@@ -172,13 +192,49 @@ pub(crate) fn extract(text: &str, params: &FeatureParams) -> SparseVec {
         }
     }
 
+    if params.subject_weight > 0.0 || params.subject_char_weight > 0.0 {
+        for line in subject_lines(first_page) {
+            for word in words(line).filter(|word| word.chars().any(char::is_alphabetic)) {
+                counts.add(TAG_SUBJECT, &[word.as_bytes()], params.subject_weight);
+                if params.char_ngram_max > 0 {
+                    add_char_ngrams(&mut counts, word, TAG_SUBJECT_CHAR, params.subject_char_weight, params);
+                }
+            }
+        }
+    }
+
     for cue in cues(text, &normalized) {
         counts.add(TAG_CUE, &[cue.as_bytes()], params.cue_weight);
     }
     counts.finish()
 }
 
-fn add_char_ngrams(counts: &mut Counts<'_>, word: &str, params: &FeatureParams) {
+/// A letter's subject on its (normalised) first page: the rest of a line
+/// that starts with "Betreff", "Betr." or "Betrifft"; else the one or two
+/// lines right above the salutation, where DIN 5008 puts the subject
+/// without a label. Lines of more than a dozen words are body text, not a
+/// subject. Nothing when the page has neither.
+pub(crate) fn subject_lines(first_page: &str) -> Vec<&str> {
+    const MAX_WORDS: usize = 12;
+    const LABELS: [&str; 3] = ["betreff", "betrifft", "betr"];
+    const SALUTATIONS: [&str; 5] = ["sehr geehrte", "guten tag", "liebe ", "lieber ", "hallo "];
+    let short = |line: &&str| words(line).count() <= MAX_WORDS;
+    let lines: Vec<&str> = first_page.lines().map(str::trim).filter(|line| words(line).next().is_some()).collect();
+    for line in &lines {
+        if let Some(first) = words(line).next()
+            && LABELS.contains(&first)
+            && line.starts_with(first)
+        {
+            return Some(&line[first.len()..]).filter(short).into_iter().collect();
+        }
+    }
+    let Some(salutation) = lines.iter().position(|line| SALUTATIONS.iter().any(|s| line.starts_with(s))) else {
+        return Vec::new();
+    };
+    lines[salutation.saturating_sub(2)..salutation].iter().copied().filter(short).collect()
+}
+
+fn add_char_ngrams(counts: &mut Counts<'_>, word: &str, tag: u8, weight: f32, params: &FeatureParams) {
     let mut padded: Vec<char> = Vec::with_capacity(word.len() + 2);
     padded.push('<');
     padded.extend(word.chars());
@@ -193,7 +249,7 @@ fn add_char_ngrams(counts: &mut Counts<'_>, word: &str, params: &FeatureParams) 
             for c in window {
                 length += c.encode_utf8(&mut buffer[length..]).len();
             }
-            counts.add(TAG_CHAR, &[&buffer[..length]], params.char_ngram_weight);
+            counts.add(tag, &[&buffer[..length]], weight);
         }
     }
 }
@@ -339,6 +395,34 @@ mod tests {
         let noisy = extract("Gewerbesteuermcssbescheid", &params);
         let dot: f32 = clean.iter().filter_map(|(i, v)| noisy.iter().find(|(j, _)| *j == i).map(|(_, w)| v * w)).sum();
         assert!(dot > 0.6, "cosine {dot}");
+    }
+
+    #[test]
+    fn subject_is_the_labelled_line_or_the_lines_above_the_salutation() {
+        let labelled = normalize("Von: Eva Roth\nBetreff: Bitte um Ratenzahlung\n\nSehr geehrte Damen und Herren,");
+        assert_eq!(subject_lines(&labelled), [": bitte um ratenzahlung"]);
+        let din = normalize(
+            "Stadt Braunschweig\nPersonalamt\n\nBraunschweig, 03.05.2004\n\nAntrag auf Elternzeit\n\n\
+             Sehr geehrte Damen und Herren,\nhiermit beantrage ich",
+        );
+        assert_eq!(subject_lines(&din), ["braunschweig, 00.00.0000", "antrag auf elternzeit"]);
+        let long_line = format!("{}\nSehr geehrter Herr Roth,", "wort ".repeat(20));
+        assert!(subject_lines(&normalize(&long_line)).is_empty());
+        assert!(subject_lines(&normalize("Grundsteuerbescheid 2004\nfestgesetzt wird")).is_empty());
+        assert!(subject_lines(&normalize("Betrag: 300,00 EUR\nfällig am 01.02.2004")).is_empty());
+    }
+
+    #[test]
+    fn subject_group_is_off_when_its_weights_are_zero() {
+        let text = "Absender\nAntrag auf Elternzeit\nSehr geehrte Damen und Herren,\nhiermit";
+        let with = extract(text, &FeatureParams::default());
+        let without =
+            extract(text, &FeatureParams { subject_weight: 0.0, subject_char_weight: 0.0, ..Default::default() });
+        assert!(with.indices.len() > without.indices.len());
+        let old_file = r#"{"hash_bits":16,"hash_seed":1,"word_bigrams":true,"char_ngram_min":3,"char_ngram_max":5,
+            "top_lines":6,"word_weight":1,"bigram_weight":0.7,"char_ngram_weight":0.5,"top_line_weight":1,"cue_weight":1}"#;
+        let params: FeatureParams = serde_json::from_str(old_file).expect("a model file of before the subject group");
+        assert_eq!((params.subject_weight, params.subject_char_weight), (0.0, 0.0));
     }
 
     #[test]
