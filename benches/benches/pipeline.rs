@@ -24,7 +24,9 @@
 //!   each. No decoding, orientation or PDF writing: an upper limit.
 //!
 //! Every rate is total scanned pages divided by wall time, so the three are
-//! comparable. The bench asserts nothing; it prints a table and writes
+//! comparable. CPU seconds (user plus system: GNU time for the commands,
+//! `/proc/self/stat` around the bound's threads) split a gap to the bound
+//! into work the bound does not do and cores left idle. The bench asserts nothing; it prints a table and writes
 //! `target/bench-results/pipeline.json`.
 
 use std::fs;
@@ -85,7 +87,7 @@ fn main() -> Result<()> {
         fs::read_dir(deliveries.join("orders"))?.filter_map(|entry| entry.ok().map(|entry| entry.path())).collect();
     orders.sort();
     // scan2dms, end to end, on a fresh data directory each round.
-    let scan2dms_round = || -> Result<(f64, u64, usize)> {
+    let scan2dms_round = || -> Result<(Cost, usize)> {
         let data_dir = work.join("scan2dms-data");
         let inbox = work.join("inbox");
         let _ = fs::remove_dir_all(&data_dir);
@@ -99,8 +101,8 @@ fn main() -> Result<()> {
         if !status.success() {
             return Err("orders import failed".into());
         }
-        let (secs, rss_kb) = timed(Command::new(&binary).arg("--data-dir").arg(&data_dir).args(STAGES).arg(&inbox))?;
-        Ok((secs, rss_kb, count_files(&data_dir.join("batches"), "pdf")))
+        let cost = timed(Command::new(&binary).arg("--data-dir").arg(&data_dir).args(STAGES).arg(&inbox))?;
+        Ok((cost, count_files(&data_dir.join("batches"), "pdf")))
     };
 
     // The bound: the engine alone on the pages scan2dms OCRs.
@@ -120,31 +122,42 @@ fn main() -> Result<()> {
     // shared machine hits both alike; the medians are reported.
     let rounds: usize =
         std::env::var("SCAN2DMS_BENCH_ROUNDS").ok().and_then(|value| value.parse().ok()).unwrap_or(3).max(1);
-    let (mut scan2dms_times, mut bound_times) = (Vec::new(), Vec::new());
-    let (mut scan2dms_rss_kb, mut efiles) = (0, 0);
+    let (mut scan2dms_costs, mut bound_costs) = (Vec::new(), Vec::new());
+    let mut efiles = 0;
     for round in 0..rounds {
-        let (secs, rss_kb, written) = scan2dms_round()?;
-        println!("round {}: scan2dms {secs:.1} s", round + 1);
-        scan2dms_times.push(secs);
-        scan2dms_rss_kb = scan2dms_rss_kb.max(rss_kb);
+        let (cost, written) = scan2dms_round()?;
+        println!("round {}: scan2dms {:.1} s ({:.1} CPU s)", round + 1, cost.wall, cost.cpu);
+        scan2dms_costs.push(cost);
         efiles = written;
         if !text_pages.is_empty() {
-            let secs = engine_bound(&text_pages)?;
-            println!("round {}: bound {secs:.1} s", round + 1);
-            bound_times.push(secs);
+            let cost = engine_bound(&text_pages)?;
+            println!("round {}: bound {:.1} s ({:.1} CPU s)", round + 1, cost.wall, cost.cpu);
+            bound_costs.push(cost);
         }
     }
     drop(text_pages);
-    let scan2dms_secs = median(&mut scan2dms_times);
-    let bound_secs = if bound_times.is_empty() { f64::NAN } else { median(&mut bound_times) };
+    let scan2dms = median_cost(&scan2dms_costs);
+    let bound = (!bound_costs.is_empty()).then(|| median_cost(&bound_costs));
 
     // OCRmyPDF on the same pixels, once: it is several times slower.
     let ocrmypdf = if skip.contains("ocrmypdf") { None } else { run_ocrmypdf(&work, &pages)? };
-    report(&target, &batches, pages.len(), (scan2dms_secs, scan2dms_rss_kb, efiles), ocrmypdf, bound_secs)
+    report(&target, &batches, pages.len(), (scan2dms, efiles), ocrmypdf, bound)
+}
+
+/// The median wall and CPU seconds of rounds, each taken on its own, and
+/// the highest peak RSS.
+fn median_cost(costs: &[Cost]) -> Cost {
+    let mut wall: Vec<f64> = costs.iter().map(|cost| cost.wall).collect();
+    let mut cpu: Vec<f64> = costs.iter().map(|cost| cost.cpu).collect();
+    Cost {
+        wall: median(&mut wall),
+        cpu: median(&mut cpu),
+        rss_kb: costs.iter().map(|cost| cost.rss_kb).max().unwrap_or(0),
+    }
 }
 
 /// OCRmyPDF on the pages, decoded once and joined losslessly (not timed).
-fn run_ocrmypdf(work: &Path, pages: &[Page]) -> Result<Option<(f64, u64)>> {
+fn run_ocrmypdf(work: &Path, pages: &[Page]) -> Result<Option<Cost>> {
     let png_dir = work.join("pages");
     fs::create_dir_all(&png_dir)?;
     let mut pngs = Vec::new();
@@ -178,45 +191,58 @@ fn report(
     target: &Path,
     batches: &[String],
     page_count: usize,
-    (scan2dms_secs, scan2dms_rss_kb, efiles): (f64, u64, usize),
-    ocrmypdf: Option<(f64, u64)>,
-    bound_secs: f64,
+    (scan2dms, efiles): (Cost, usize),
+    ocrmypdf: Option<Cost>,
+    bound: Option<Cost>,
 ) -> Result<()> {
     let total = page_count as f64;
     let rate = |secs: f64| total / secs;
-    println!();
-    println!("{:<34} {:>9} {:>10} {:>12}", "", "seconds", "pages/s", "peak RSS MB");
-    println!(
-        "{:<34} {:>9.1} {:>10.3} {:>12.0}",
-        "scan2dms run (bags -> PDF/A)",
-        scan2dms_secs,
-        rate(scan2dms_secs),
-        scan2dms_rss_kb as f64 / 1024.0
-    );
-    if let Some((secs, rss)) = ocrmypdf {
+    let row = |name: &str, cost: &Cost| {
+        let rss = if cost.rss_kb > 0 { format!("{:.0}", cost.rss_kb as f64 / 1024.0) } else { "-".to_owned() };
         println!(
-            "{:<34} {:>9.1} {:>10.3} {:>12.0}",
-            "ocrmypdf -j 2 --output-type pdfa",
-            secs,
-            rate(secs),
-            rss as f64 / 1024.0
+            "{name:<34} {:>9.1} {:>10.3} {:>9.1} {:>8.0} {:>12}",
+            cost.wall,
+            rate(cost.wall),
+            cost.cpu,
+            1000.0 * cost.cpu / total,
+            rss
+        );
+    };
+    println!();
+    println!("{:<34} {:>9} {:>10} {:>9} {:>8} {:>12}", "", "seconds", "pages/s", "CPU s", "CPU ms/p", "peak RSS MB");
+    row("scan2dms run (bags -> PDF/A)", &scan2dms);
+    if let Some(cost) = &ocrmypdf {
+        row("ocrmypdf -j 2 --output-type pdfa", cost);
+    }
+    if let Some(cost) = &bound {
+        row("bound: engine alone, 2 threads", cost);
+    }
+    println!();
+    if let Some(bound) = &bound {
+        println!(
+            "scan2dms / bound:    {:.2}  (CPU work: bound/scan2dms {:.2}; cores busy: scan2dms {:.2}, bound {:.2})",
+            bound.wall / scan2dms.wall,
+            bound.cpu / scan2dms.cpu,
+            scan2dms.cpu / scan2dms.wall,
+            bound.cpu / bound.wall
         );
     }
-    if bound_secs.is_finite() {
-        println!("{:<34} {:>9.1} {:>10.3} {:>12}", "bound: engine alone, 2 threads", bound_secs, rate(bound_secs), "-");
-        println!();
-        println!("scan2dms / bound:    {:.2}", bound_secs / scan2dms_secs);
-    }
-    if let Some((secs, _)) = ocrmypdf {
-        println!("scan2dms / OCRmyPDF: {:.2}", secs / scan2dms_secs);
+    if let Some(cost) = &ocrmypdf {
+        println!("scan2dms / OCRmyPDF: {:.2}", cost.wall / scan2dms.wall);
     }
     println!("e-files written: {efiles}");
+    let json = |cost: &Cost| {
+        serde_json::json!({"seconds": cost.wall, "cpu_seconds": cost.cpu, "pages_per_second": rate(cost.wall),
+            "peak_rss_kb": (cost.rss_kb > 0).then_some(cost.rss_kb)})
+    };
+    let mut scan2dms_json = json(&scan2dms);
+    scan2dms_json["efiles"] = efiles.into();
     let results = serde_json::json!({
         "pages": page_count,
         "batches": batches,
-        "scan2dms": {"seconds": scan2dms_secs, "pages_per_second": rate(scan2dms_secs), "peak_rss_kb": scan2dms_rss_kb, "efiles": efiles},
-        "ocrmypdf": ocrmypdf.map(|(secs, rss)| serde_json::json!({"seconds": secs, "pages_per_second": rate(secs), "peak_rss_kb": rss})),
-        "bound": bound_secs.is_finite().then(|| serde_json::json!({"seconds": bound_secs, "pages_per_second": rate(bound_secs)})),
+        "scan2dms": scan2dms_json,
+        "ocrmypdf": ocrmypdf.as_ref().map(json),
+        "bound": bound.as_ref().map(json),
         "load_average_after": fs::read_to_string("/proc/loadavg").ok(),
     });
     let out = target.join("bench-results");
@@ -247,26 +273,61 @@ fn choose_batches(deliveries: &Path, wanted: usize) -> Result<(Vec<String>, Vec<
     Ok((batches, pages))
 }
 
-/// Wall seconds and peak RSS (KB) of a command, through GNU time.
-fn timed(command: &mut Command) -> Result<(f64, u64)> {
+/// What one timed run of a command cost.
+#[derive(Debug, Clone, Copy)]
+struct Cost {
+    wall: f64,
+    /// User plus system CPU seconds.
+    cpu: f64,
+    rss_kb: u64,
+}
+
+/// Wall seconds, CPU seconds and peak RSS (KB) of a command, through GNU
+/// time.
+fn timed(command: &mut Command) -> Result<Cost> {
     let report = std::env::temp_dir().join(format!("scan2dms-bench-time-{}", std::process::id()));
     let program = command.get_program().to_owned();
     let args: Vec<_> = command.get_args().map(ToOwned::to_owned).collect();
     let started = Instant::now();
-    let status =
-        Command::new("/usr/bin/time").arg("-f").arg("%M").arg("-o").arg(&report).arg(program).args(args).status()?;
+    let status = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M %U %S")
+        .arg("-o")
+        .arg(&report)
+        .arg(program)
+        .args(args)
+        .status()?;
     let seconds = started.elapsed().as_secs_f64();
     if !status.success() {
         return Err(format!("{command:?} failed: {status}").into());
     }
-    let rss_kb = fs::read_to_string(&report)?.trim().lines().last().unwrap_or("0").trim().parse().unwrap_or(0);
+    let written = fs::read_to_string(&report)?;
     let _ = fs::remove_file(report);
-    Ok((seconds, rss_kb))
+    let fields: Vec<f64> =
+        written.trim().lines().last().unwrap_or("").split_whitespace().filter_map(|v| v.parse().ok()).collect();
+    let [rss_kb, user, system] = fields[..] else {
+        return Err(format!("unexpected GNU time report {written:?}").into());
+    };
+    Ok(Cost { wall: seconds, cpu: user + system, rss_kb: rss_kb as u64 })
 }
 
-fn engine_bound(pages: &[(image::GrayImage, u32)]) -> Result<f64> {
+/// CPU seconds this process has used so far, from `/proc/self/stat`
+/// (utime and stime, in the kernel's USER_HZ ticks of 1/100 s).
+fn process_cpu_seconds() -> Result<f64> {
+    let stat = fs::read_to_string("/proc/self/stat")?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, rest)| rest).ok_or("unreadable /proc/self/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks =
+        |index: usize| fields.get(index).and_then(|v| v.parse::<f64>().ok()).ok_or("no cpu times in /proc/self/stat");
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+fn engine_bound(pages: &[(image::GrayImage, u32)]) -> Result<Cost> {
     let next = AtomicUsize::new(0);
     let failure = Mutex::new(None);
+    let cpu_before = process_cpu_seconds()?;
     let started = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..WORKERS {
@@ -289,7 +350,8 @@ fn engine_bound(pages: &[(image::GrayImage, u32)]) -> Result<f64> {
     if let Some(error) = failure.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()) {
         return Err(error.into());
     }
-    Ok(started.elapsed().as_secs_f64())
+    let wall = started.elapsed().as_secs_f64();
+    Ok(Cost { wall, cpu: process_cpu_seconds()? - cpu_before, rss_kb: 0 })
 }
 
 fn count_files(dir: &Path, extension: &str) -> usize {
