@@ -50,8 +50,9 @@ pub struct FeatureParams {
     pub char_ngram_weight: f32,
     pub top_line_weight: f32,
     pub cue_weight: f32,
-    /// The words of a letter's subject (see [`subject_lines`]); `0` leaves
-    /// the group out, as models of format 1 before it were trained.
+    /// The words of a letter's subject: its "Betreff" line, else the short
+    /// lines right above the salutation. `0` leaves the group out; model
+    /// files written before the group existed read as `0`.
     #[serde(default)]
     pub subject_weight: f32,
     /// The character n-grams of the subject's words: German names a
