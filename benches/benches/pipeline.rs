@@ -7,7 +7,9 @@
 //! in order, until at least that many pages are in;
 //! `SCAN2DMS_BENCH_DELIVERIES=DIR` takes them from another generated set;
 //! `SCAN2DMS_BENCH_SKIP=ocrmypdf,bound` leaves peers out, e.g. for a long
-//! memory run at 1,000 pages).
+//! memory run at 1,000 pages; `SCAN2DMS_BENCH_THREADS`, default 2: the OCR
+//! threads of all three, e.g. 1 to see the gap to the bound without two
+//! threads sharing the machine).
 //!
 //! What each side does:
 //! - scan2dms: `scan2dms run --once --stages=validate,ocr,efile` on a fresh
@@ -47,7 +49,7 @@ const DEFAULT_PAGES: usize = 100;
 /// Bags to e-files, what OCRmyPDF does too; the DMS push after it is not
 /// part of this comparison (and would delete the e-files once verified).
 const STAGES: [&str; 4] = ["run", "--once", "--stages=validate,ocr,efile", "--inbox"];
-const WORKERS: usize = 2;
+const DEFAULT_THREADS: usize = 2;
 
 /// One page of the benchmark set, from its truth file.
 struct Page {
@@ -64,6 +66,11 @@ fn main() -> Result<()> {
         std::env::var("SCAN2DMS_BENCH_PAGES").ok().and_then(|value| value.parse().ok()).unwrap_or(DEFAULT_PAGES);
 
     let skip = std::env::var("SCAN2DMS_BENCH_SKIP").unwrap_or_default();
+    let threads: usize = std::env::var("SCAN2DMS_BENCH_THREADS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .filter(|&threads| threads > 0)
+        .unwrap_or(DEFAULT_THREADS);
     let shared = workspace.join("../shared/corpus/deliveries");
     let deliveries = match std::env::var_os("SCAN2DMS_BENCH_DELIVERIES") {
         Some(dir) => PathBuf::from(dir),
@@ -82,6 +89,8 @@ fn main() -> Result<()> {
     let work = target.join("bench-data/pipeline");
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work)?;
+    let config = work.join("pipeline.toml");
+    fs::write(&config, format!("[validation]\nthreads = {threads}\n\n[ocr]\nthreads = {threads}\n"))?;
 
     let mut orders: Vec<PathBuf> =
         fs::read_dir(deliveries.join("orders"))?.filter_map(|entry| entry.ok().map(|entry| entry.path())).collect();
@@ -101,7 +110,15 @@ fn main() -> Result<()> {
         if !status.success() {
             return Err("orders import failed".into());
         }
-        let cost = timed(Command::new(&binary).arg("--data-dir").arg(&data_dir).args(STAGES).arg(&inbox))?;
+        let cost = timed(
+            Command::new(&binary)
+                .arg("--data-dir")
+                .arg(&data_dir)
+                .arg("--config")
+                .arg(&config)
+                .args(STAGES)
+                .arg(&inbox),
+        )?;
         Ok((cost, count_files(&data_dir.join("batches"), "pdf")))
     };
 
@@ -130,7 +147,7 @@ fn main() -> Result<()> {
         scan2dms_costs.push(cost);
         efiles = written;
         if !text_pages.is_empty() {
-            let cost = engine_bound(&text_pages)?;
+            let cost = engine_bound(&text_pages, threads)?;
             println!("round {}: bound {:.1} s ({:.1} CPU s)", round + 1, cost.wall, cost.cpu);
             bound_costs.push(cost);
         }
@@ -140,8 +157,8 @@ fn main() -> Result<()> {
     let bound = (!bound_costs.is_empty()).then(|| median_cost(&bound_costs));
 
     // OCRmyPDF on the same pixels, once: it is several times slower.
-    let ocrmypdf = if skip.contains("ocrmypdf") { None } else { run_ocrmypdf(&work, &pages)? };
-    report(&target, &batches, pages.len(), (scan2dms, efiles), ocrmypdf, bound)
+    let ocrmypdf = if skip.contains("ocrmypdf") { None } else { run_ocrmypdf(&work, &pages, threads)? };
+    report(&target, &batches, pages.len(), threads, (scan2dms, efiles), ocrmypdf, bound)
 }
 
 /// The median wall and CPU seconds of rounds, each taken on its own, and
@@ -157,7 +174,7 @@ fn median_cost(costs: &[Cost]) -> Cost {
 }
 
 /// OCRmyPDF on the pages, decoded once and joined losslessly (not timed).
-fn run_ocrmypdf(work: &Path, pages: &[Page]) -> Result<Option<Cost>> {
+fn run_ocrmypdf(work: &Path, pages: &[Page], threads: usize) -> Result<Option<Cost>> {
     let png_dir = work.join("pages");
     fs::create_dir_all(&png_dir)?;
     let mut pngs = Vec::new();
@@ -175,7 +192,7 @@ fn run_ocrmypdf(work: &Path, pages: &[Page]) -> Result<Option<Cost>> {
     match status {
         Ok(status) if status.success() => Ok(Some(timed(
             Command::new("ocrmypdf")
-                .args(["-j", "2", "-l", "deu", "--rotate-pages", "--output-type", "pdfa", "-q"])
+                .args(["-j", &threads.to_string(), "-l", "deu", "--rotate-pages", "--output-type", "pdfa", "-q"])
                 .arg(&joined)
                 .arg(work.join("ocrmypdf-out.pdf")),
         )?)),
@@ -191,6 +208,7 @@ fn report(
     target: &Path,
     batches: &[String],
     page_count: usize,
+    threads: usize,
     (scan2dms, efiles): (Cost, usize),
     ocrmypdf: Option<Cost>,
     bound: Option<Cost>,
@@ -212,10 +230,10 @@ fn report(
     println!("{:<34} {:>9} {:>10} {:>9} {:>8} {:>12}", "", "seconds", "pages/s", "CPU s", "CPU ms/p", "peak RSS MB");
     row("scan2dms run (bags -> PDF/A)", &scan2dms);
     if let Some(cost) = &ocrmypdf {
-        row("ocrmypdf -j 2 --output-type pdfa", cost);
+        row(&format!("ocrmypdf -j {threads} --output-type pdfa"), cost);
     }
     if let Some(cost) = &bound {
-        row("bound: engine alone, 2 threads", cost);
+        row(&format!("bound: engine alone, {threads} thread(s)"), cost);
     }
     println!();
     if let Some(bound) = &bound {
@@ -239,6 +257,7 @@ fn report(
     scan2dms_json["efiles"] = efiles.into();
     let results = serde_json::json!({
         "pages": page_count,
+        "threads": threads,
         "batches": batches,
         "scan2dms": scan2dms_json,
         "ocrmypdf": ocrmypdf.as_ref().map(json),
@@ -324,13 +343,13 @@ fn process_cpu_seconds() -> Result<f64> {
     Ok((ticks(11)? + ticks(12)?) / 100.0)
 }
 
-fn engine_bound(pages: &[(image::GrayImage, u32)]) -> Result<Cost> {
+fn engine_bound(pages: &[(image::GrayImage, u32)], threads: usize) -> Result<Cost> {
     let next = AtomicUsize::new(0);
     let failure = Mutex::new(None);
     let cpu_before = process_cpu_seconds()?;
     let started = Instant::now();
     std::thread::scope(|scope| {
-        for _ in 0..WORKERS {
+        for _ in 0..threads {
             scope.spawn(|| {
                 let mut engine = match Engine::new(&EngineOptions::default()) {
                     Ok(engine) => engine,

@@ -8,6 +8,11 @@
 //! margins, the emptiest real pages at least 0.4 %; the default threshold
 //! sits between the two, on a logarithmic scale.
 //!
+//! A back side often shows the front through the paper: mirrored text, far
+//! lighter than ink. The OCR engine's adaptive threshold would turn it into
+//! "text" on a page with no real ink, so such a page is read with its faint
+//! marks removed ([`without_faint_marks`]).
+//!
 //! Orientation and separator sheets need an OCR engine or a barcode reader
 //! and live elsewhere.
 
@@ -22,11 +27,14 @@ pub struct BlankOptions {
     pub ink_threshold: u8,
     /// A page with at most this share of ink pixels is blank.
     pub max_ink_ratio: f32,
+    /// Luma from which a mark counts as faint (show-through, paper tone)
+    /// on a page with little ink; pencil and faded print stay below it.
+    pub faint_from: u8,
 }
 
 impl Default for BlankOptions {
     fn default() -> BlankOptions {
-        BlankOptions { margin_ratio: 0.06, ink_threshold: 128, max_ink_ratio: 0.0015 }
+        BlankOptions { margin_ratio: 0.06, ink_threshold: 128, max_ink_ratio: 0.0015, faint_from: 176 }
     }
 }
 
@@ -53,6 +61,21 @@ pub fn is_blank(page: &GrayImage, options: &BlankOptions) -> bool {
     ink_ratio(page, options) <= options.max_ink_ratio
 }
 
+/// `page` with every pixel at or above `options.faint_from` turned to
+/// paper white and the darker ones kept as they are, for reading a page
+/// that has little ink: show-through of the reverse side (on the corpus
+/// luma 192 and lighter) then no longer reads as text, while a page number,
+/// a name or a pencil note (darker) still does.
+pub fn without_faint_marks(page: &GrayImage, options: &BlankOptions) -> GrayImage {
+    let mut cleaned = page.clone();
+    for luma in cleaned.iter_mut() {
+        if *luma >= options.faint_from {
+            *luma = 255;
+        }
+    }
+    cleaned
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +96,14 @@ mod tests {
             }
         }
         assert!(!is_blank(&page, &BlankOptions::default()));
+    }
+
+    #[test]
+    fn faint_marks_go_and_ink_stays() {
+        let options = BlankOptions::default();
+        let page = GrayImage::from_fn(4, 1, |x, _| image::Luma([[20, 150, 200, 240][x as usize]]));
+        let cleaned = without_faint_marks(&page, &options);
+        assert_eq!(cleaned.as_raw(), &[20, 150, 255, 255]);
     }
 
     #[test]

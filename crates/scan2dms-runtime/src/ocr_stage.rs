@@ -25,7 +25,7 @@ use std::time::Duration;
 use rayon::prelude::*;
 use scan2dms_core::documents::{BlankPages, PageFacts, split_record};
 use scan2dms_core::{Event, StageOutcome, step};
-use scan2dms_imaging::analysis::{BlankOptions, is_blank};
+use scan2dms_imaging::analysis::{BlankOptions, is_blank, without_faint_marks};
 use scan2dms_imaging::separator::is_separator;
 use scan2dms_model::{Finding, WarningCode};
 use scan2dms_ocr::{Engine, EngineOptions, PageSegMode, PageStatus, PageText};
@@ -165,9 +165,19 @@ fn analyse_page(
         };
         return (result, Vec::new());
     }
-    let little_ink = is_blank(&decoded.gray, &BlankOptions::default());
+    let blank_options = BlankOptions::default();
+    let little_ink = is_blank(&decoded.gray, &blank_options);
+    // A page without real ink is read without its faint marks: the engine's
+    // adaptive threshold would read the reverse side's show-through as text.
+    let cleaned;
+    let page_image = if little_ink {
+        cleaned = without_faint_marks(&decoded.gray, &blank_options);
+        &cleaned
+    } else {
+        &decoded.gray
+    };
     let recognised = with_engine(options, |engine| {
-        let first = engine.recognize(&decoded.gray, dpi_hint);
+        let first = engine.recognize(page_image, dpi_hint);
         // A page with only a page number and a name has as little ink as a
         // back side with scanner dust; it is read before it is called blank.
         if little_ink && !has_real_text(&first) {
@@ -179,11 +189,11 @@ fn analyse_page(
         if !detect_orientation || (looks_upright(&first) && !first_sideways) {
             return Some((first, 0));
         }
-        let Some(orientation) = engine.detect_orientation(&decoded.gray, dpi_hint) else { return Some((first, 0)) };
+        let Some(orientation) = engine.detect_orientation(page_image, dpi_hint) else { return Some((first, 0)) };
         let turned = match orientation.rotate_clockwise_deg {
-            90 => image::imageops::rotate90(&decoded.gray),
-            180 => image::imageops::rotate180(&decoded.gray),
-            270 => image::imageops::rotate270(&decoded.gray),
+            90 => image::imageops::rotate90(page_image),
+            180 => image::imageops::rotate180(page_image),
+            270 => image::imageops::rotate270(page_image),
             _ => return Some((first, 0)),
         };
         let second = engine.recognize(&turned, dpi_hint);
@@ -454,4 +464,40 @@ fn split_and_warn(
     }
     let pages = pages.iter().map(|(page, result)| (page.record_id.clone(), page.page_no, result.clone())).collect();
     OcrOutcome { pages, documents, warnings }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analyse_fixture(name: &str) -> PageResult {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/images").join(name);
+        let page = PageRecord {
+            record_id: "KZ-2610-8636363".to_owned(),
+            page_no: 1,
+            document_no: None,
+            file: name.to_owned(),
+            file_page: 1,
+            sha256: None,
+            result: None,
+        };
+        let options = EngineOptions { page_timeout: Duration::from_secs(120), ..EngineOptions::default() };
+        analyse_page(&path, &page, &options, true, &scan2dms_imaging::Limits::default()).0
+    }
+
+    #[test]
+    fn a_back_side_showing_the_front_through_is_blank_not_text() {
+        let result = analyse_fixture("show-through-back.png");
+        assert!(result.blank, "{result:?}");
+        assert_eq!(result.status, "empty");
+        assert_eq!(result.text, "");
+    }
+
+    #[test]
+    fn a_printed_page_still_reads() {
+        let result = analyse_fixture("g4-300dpi.tif");
+        assert!(!result.blank);
+        assert_eq!(result.status, "ok");
+        assert!(result.text.split_whitespace().count() > 20, "{:?}", result.text);
+    }
 }
