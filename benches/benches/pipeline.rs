@@ -90,7 +90,8 @@ fn main() -> Result<()> {
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work)?;
     let config = work.join("pipeline.toml");
-    fs::write(&config, format!("[validation]\nthreads = {threads}\n\n[ocr]\nthreads = {threads}\n"))?;
+    // Only the pool's size: validation shares the pool, as by default.
+    fs::write(&config, format!("[ocr]\nthreads = {threads}\n"))?;
 
     let mut orders: Vec<PathBuf> =
         fs::read_dir(deliveries.join("orders"))?.filter_map(|entry| entry.ok().map(|entry| entry.path())).collect();
