@@ -11,7 +11,7 @@
 //! A back side often shows the front through the paper: mirrored text, far
 //! lighter than ink. The OCR engine's adaptive threshold would turn it into
 //! "text" on a page with no real ink, so such a page is read with its faint
-//! marks removed ([`without_faint_marks`]).
+//! marks removed ([`remove_faint_marks`]).
 //!
 //! Orientation and separator sheets need an OCR engine or a barcode reader
 //! and live elsewhere.
@@ -61,19 +61,17 @@ pub fn is_blank(page: &GrayImage, options: &BlankOptions) -> bool {
     ink_ratio(page, options) <= options.max_ink_ratio
 }
 
-/// `page` with every pixel at or above `options.faint_from` turned to
-/// paper white and the darker ones kept as they are, for reading a page
-/// that has little ink: show-through of the reverse side (on the corpus
-/// luma 192 and lighter) then no longer reads as text, while a page number,
-/// a name or a pencil note (darker) still does.
-pub fn without_faint_marks(page: &GrayImage, options: &BlankOptions) -> GrayImage {
-    let mut cleaned = page.clone();
-    for luma in cleaned.iter_mut() {
+/// Turns every pixel of `page` at or above `options.faint_from` to paper
+/// white and keeps the darker ones as they are, for reading a page that has
+/// little ink: show-through of the reverse side (on the corpus luma 192 and
+/// lighter) then no longer reads as text, while a page number, a name or a
+/// pencil note (darker) still does. In place: the page is 8 MB at 300 dpi.
+pub fn remove_faint_marks(page: &mut GrayImage, options: &BlankOptions) {
+    for luma in page.iter_mut() {
         if *luma >= options.faint_from {
             *luma = 255;
         }
     }
-    cleaned
 }
 
 #[cfg(test)]
@@ -101,9 +99,9 @@ mod tests {
     #[test]
     fn faint_marks_go_and_ink_stays() {
         let options = BlankOptions::default();
-        let page = GrayImage::from_fn(4, 1, |x, _| image::Luma([[20, 150, 200, 240][x as usize]]));
-        let cleaned = without_faint_marks(&page, &options);
-        assert_eq!(cleaned.as_raw(), &[20, 150, 255, 255]);
+        let mut page = GrayImage::from_fn(4, 1, |x, _| image::Luma([[20, 150, 200, 240][x as usize]]));
+        remove_faint_marks(&mut page, &options);
+        assert_eq!(page.as_raw(), &[20, 150, 255, 255]);
     }
 
     #[test]

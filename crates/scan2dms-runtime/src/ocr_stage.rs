@@ -25,7 +25,7 @@ use std::time::Duration;
 use rayon::prelude::*;
 use scan2dms_core::documents::{BlankPages, PageFacts, split_record};
 use scan2dms_core::{Event, StageOutcome, step};
-use scan2dms_imaging::analysis::{BlankOptions, is_blank, without_faint_marks};
+use scan2dms_imaging::analysis::{BlankOptions, is_blank, remove_faint_marks};
 use scan2dms_imaging::separator::is_separator;
 use scan2dms_model::{Finding, WarningCode};
 use scan2dms_ocr::{Engine, EngineOptions, PageSegMode, PageStatus, PageText};
@@ -146,7 +146,7 @@ fn analyse_page(
     detect_orientation: bool,
     limits: &scan2dms_imaging::Limits,
 ) -> (PageResult, Vec<StoredWord>) {
-    let decoded = match scan2dms_imaging::decode_page(path, page.file_page as usize - 1, limits) {
+    let mut decoded = match scan2dms_imaging::decode_page(path, page.file_page as usize - 1, limits) {
         Ok(decoded) => decoded,
         Err(error) => return failed(error.to_string(), None),
     };
@@ -169,15 +169,11 @@ fn analyse_page(
     let little_ink = is_blank(&decoded.gray, &blank_options);
     // A page without real ink is read without its faint marks: the engine's
     // adaptive threshold would read the reverse side's show-through as text.
-    let cleaned;
-    let page_image = if little_ink {
-        cleaned = without_faint_marks(&decoded.gray, &blank_options);
-        &cleaned
-    } else {
-        &decoded.gray
-    };
+    if little_ink {
+        remove_faint_marks(&mut decoded.gray, &blank_options);
+    }
     let recognised = with_engine(options, |engine| {
-        let first = engine.recognize(page_image, dpi_hint);
+        let first = engine.recognize(&decoded.gray, dpi_hint);
         // A page with only a page number and a name has as little ink as a
         // back side with scanner dust; it is read before it is called blank.
         if little_ink && !has_real_text(&first) {
@@ -189,11 +185,11 @@ fn analyse_page(
         if !detect_orientation || (looks_upright(&first) && !first_sideways) {
             return Some((first, 0));
         }
-        let Some(orientation) = engine.detect_orientation(page_image, dpi_hint) else { return Some((first, 0)) };
+        let Some(orientation) = engine.detect_orientation(&decoded.gray, dpi_hint) else { return Some((first, 0)) };
         let turned = match orientation.rotate_clockwise_deg {
-            90 => image::imageops::rotate90(page_image),
-            180 => image::imageops::rotate180(page_image),
-            270 => image::imageops::rotate270(page_image),
+            90 => image::imageops::rotate90(&decoded.gray),
+            180 => image::imageops::rotate180(&decoded.gray),
+            270 => image::imageops::rotate270(&decoded.gray),
             _ => return Some((first, 0)),
         };
         let second = engine.recognize(&turned, dpi_hint);
