@@ -98,6 +98,7 @@ fn main() -> Result<()> {
         ("8 top lines", features(|f| f.top_lines = 8)),
         ("10 top lines", features(|f| f.top_lines = 10)),
         ("14 top lines", features(|f| f.top_lines = 14)),
+        ("averaged SGD", training(|t| t.averaged = true)),
         ("features of 1 layout too", training(|t| t.min_feature_groups = 1)),
     ];
 

@@ -167,11 +167,7 @@ fn main() -> Result<()> {
 fn median_cost(costs: &[Cost]) -> Cost {
     let mut wall: Vec<f64> = costs.iter().map(|cost| cost.wall).collect();
     let mut cpu: Vec<f64> = costs.iter().map(|cost| cost.cpu).collect();
-    Cost {
-        wall: median(&mut wall),
-        cpu: median(&mut cpu),
-        rss_kb: costs.iter().map(|cost| cost.rss_kb).max().unwrap_or(0),
-    }
+    Cost { wall: median(&mut wall), cpu: median(&mut cpu), rss_kb: costs.iter().filter_map(|cost| cost.rss_kb).max() }
 }
 
 /// OCRmyPDF on the pages, decoded once and joined losslessly (not timed).
@@ -217,7 +213,7 @@ fn report(
     let total = page_count as f64;
     let rate = |secs: f64| total / secs;
     let row = |name: &str, cost: &Cost| {
-        let rss = if cost.rss_kb > 0 { format!("{:.0}", cost.rss_kb as f64 / 1024.0) } else { "-".to_owned() };
+        let rss = cost.rss_kb.map_or_else(|| "-".to_owned(), |kb| format!("{:.0}", kb as f64 / 1024.0));
         println!(
             "{name:<34} {:>9.1} {:>10.3} {:>9.1} {:>8.0} {:>12}",
             cost.wall,
@@ -252,7 +248,7 @@ fn report(
     println!("e-files written: {efiles}");
     let json = |cost: &Cost| {
         serde_json::json!({"seconds": cost.wall, "cpu_seconds": cost.cpu, "pages_per_second": rate(cost.wall),
-            "peak_rss_kb": (cost.rss_kb > 0).then_some(cost.rss_kb)})
+            "peak_rss_kb": cost.rss_kb})
     };
     let mut scan2dms_json = json(&scan2dms);
     scan2dms_json["efiles"] = efiles.into();
@@ -299,7 +295,9 @@ struct Cost {
     wall: f64,
     /// User plus system CPU seconds.
     cpu: f64,
-    rss_kb: u64,
+    /// Peak resident set; `None` where it is not the measured run's own
+    /// (the bound runs inside the bench's process).
+    rss_kb: Option<u64>,
 }
 
 /// Wall seconds, CPU seconds and peak RSS (KB) of a command, through GNU
@@ -328,7 +326,7 @@ fn timed(command: &mut Command) -> Result<Cost> {
     let [rss_kb, user, system] = fields[..] else {
         return Err(format!("unexpected GNU time report {written:?}").into());
     };
-    Ok(Cost { wall: seconds, cpu: user + system, rss_kb: rss_kb as u64 })
+    Ok(Cost { wall: seconds, cpu: user + system, rss_kb: Some(rss_kb as u64) })
 }
 
 /// CPU seconds this process has used so far, from `/proc/self/stat`
@@ -371,7 +369,7 @@ fn engine_bound(pages: &[(image::GrayImage, u32)], threads: usize) -> Result<Cos
         return Err(error.into());
     }
     let wall = started.elapsed().as_secs_f64();
-    Ok(Cost { wall, cpu: process_cpu_seconds()? - cpu_before, rss_kb: 0 })
+    Ok(Cost { wall, cpu: process_cpu_seconds()? - cpu_before, rss_kb: None })
 }
 
 fn count_files(dir: &Path, extension: &str) -> usize {
