@@ -3,7 +3,9 @@
 //! the test set of the `classify` bench.
 //!
 //! Run: `cargo bench -p scan2dms-benches --bench classify_cv`
-//! (the training set is the `classify` bench's, generated once and cached).
+//! (the training set is the `classify` bench's, generated once and cached;
+//! `SCAN2DMS_CV_ONLY=Bayes,hash` runs the default and the candidates whose
+//! names hold one of the words).
 //!
 //! The templates of each document type are dealt round 5 folds, twice
 //! (fold seeds 1 and 2): a fold holds whole layouts out, but never every
@@ -100,17 +102,31 @@ fn main() -> Result<()> {
         ("14 top lines", features(|f| f.top_lines = 14)),
         ("averaged SGD", training(|t| t.averaged = true)),
         ("features of 1 layout too", training(|t| t.min_feature_groups = 1)),
+        ("hash bits 18", features(|f| f.hash_bits = 18)),
+        ("no naive Bayes blend", training(|t| t.bayes_weight = 0.0)),
+        ("naive Bayes blend 0.05", training(|t| t.bayes_weight = 0.05)),
+        ("naive Bayes blend 0.1", training(|t| t.bayes_weight = 0.1)),
+        ("naive Bayes blend 0.5", training(|t| t.bayes_weight = 0.5)),
+        ("naive Bayes blend 1", training(|t| t.bayes_weight = 1.0)),
+        ("naive Bayes smoothing 1", training(|t| t.bayes_smoothing = 1.0)),
+        ("naive Bayes smoothing 0.01", training(|t| t.bayes_smoothing = 0.01)),
     ];
 
-    println!("{:<30} {:>9} {:>9} {:>8}", "candidate", "accuracy", "log-loss", "seconds");
+    // `SCAN2DMS_CV_ONLY=word,word` runs the default and the candidates whose
+    // names hold one of the words.
+    let only = std::env::var("SCAN2DMS_CV_ONLY").unwrap_or_default();
+    let wanted = |name: &str| {
+        only.is_empty() || name == "default" || only.split(',').any(|word| !word.is_empty() && name.contains(word))
+    };
+    println!("{:<34} {:>9} {:>9} {:>8}", "candidate", "accuracy", "log-loss", "seconds");
     let mut rows = Vec::new();
-    for (name, options) in &candidates {
+    for (name, options) in candidates.iter().filter(|(name, _)| wanted(name)) {
         let started = Instant::now();
         let (correct, total, loss) = cross_validate(&examples, &noisy, options)?;
         let accuracy = correct as f64 / total as f64;
         let log_loss = loss / total as f64;
         let seconds = started.elapsed().as_secs_f64();
-        println!("{name:<30} {accuracy:>9.4} {log_loss:>9.4} {seconds:>8.1}");
+        println!("{name:<34} {accuracy:>9.4} {log_loss:>9.4} {seconds:>8.1}");
         rows.push(json!({"candidate": name, "accuracy": accuracy, "log_loss": log_loss, "documents": total,
             "options": options}));
     }

@@ -138,6 +138,85 @@ impl DenseLinear {
         model
     }
 
+    /// Multinomial naive Bayes over the same rows, written as a linear model
+    /// so it can be blended into a trained one ([`DenseLinear::add_scaled`]).
+    ///
+    /// A bucket's weight for a class is the log of its smoothed share of
+    /// the class's feature mass (rows weighted by [`TrainingRow::weight`]),
+    /// centred over the classes; the bias is the log of the class's share of
+    /// all mass, centred too. Centring changes no decision (a constant per
+    /// bucket shifts every class alike) and keeps the weights on the scale
+    /// of the logistic model's. Buckets no row touches, and buckets where
+    /// `usable` is false, stay zero: an unseen word says nothing, as in the
+    /// logistic model. Hashing gives each feature a sign; a bucket is
+    /// counted in the sign its mass mostly has, and its weights carry that
+    /// sign, so the product with a feature value is the log-probability.
+    pub(crate) fn naive_bayes(
+        rows: &[TrainingRow<'_>],
+        classes: usize,
+        buckets: usize,
+        usable: Option<&[bool]>,
+        smoothing: f32,
+    ) -> Self {
+        let mut mass = vec![0.0f64; buckets * classes];
+        for row in rows {
+            for (bucket, value) in row.features.iter() {
+                if usable.is_some_and(|usable| !usable[bucket]) {
+                    continue;
+                }
+                mass[bucket * classes + row.target] += f64::from(row.weight * value);
+            }
+        }
+        // Per bucket: its sign, and whether any row touched it.
+        let sign: Vec<Option<f64>> = mass
+            .chunks_exact(classes)
+            .map(|masses| {
+                let net: f64 = masses.iter().sum();
+                masses.iter().any(|&m| m != 0.0).then_some(if net < 0.0 { -1.0 } else { 1.0 })
+            })
+            .collect();
+        let vocabulary = sign.iter().flatten().count() as f64;
+        let alpha = f64::from(smoothing);
+        let mut class_mass = vec![0.0f64; classes];
+        for (bucket, masses) in mass.chunks_exact_mut(classes).enumerate() {
+            let Some(sign) = sign[bucket] else { continue };
+            for (class, m) in masses.iter_mut().enumerate() {
+                // Mass of the other sign (a colliding feature) counts as none.
+                *m = (*m * sign).max(0.0);
+                class_mass[class] += *m;
+            }
+        }
+        let mut weights = vec![0.0f32; buckets * classes];
+        let mut log_share = vec![0.0f64; classes];
+        for (bucket, masses) in mass.chunks_exact(classes).enumerate() {
+            let Some(sign) = sign[bucket] else { continue };
+            for (class, share) in log_share.iter_mut().enumerate() {
+                *share = ((masses[class] + alpha) / (class_mass[class] + alpha * vocabulary)).ln();
+            }
+            let mean = log_share.iter().sum::<f64>() / classes as f64;
+            for (class, share) in log_share.iter().enumerate() {
+                weights[bucket * classes + class] = (sign * (share - mean)) as f32;
+            }
+        }
+        let total: f64 = class_mass.iter().sum();
+        let log_prior: Vec<f64> =
+            class_mass.iter().map(|&m| ((m + alpha) / (total + alpha * classes as f64)).ln()).collect();
+        let mean_prior = log_prior.iter().sum::<f64>() / classes as f64;
+        let bias = log_prior.iter().map(|&p| (p - mean_prior) as f32).collect();
+        DenseLinear { classes, weights, bias }
+    }
+
+    /// Adds `scale` times `other`'s weights and bias to this model's: the
+    /// blend's logits are this model's plus `scale` times `other`'s.
+    pub(crate) fn add_scaled(&mut self, other: &DenseLinear, scale: f32) {
+        for (weight, &add) in self.weights.iter_mut().zip(&other.weights) {
+            *weight += scale * add;
+        }
+        for (bias, &add) in self.bias.iter_mut().zip(&other.bias) {
+            *bias += scale * add;
+        }
+    }
+
     /// Raw scores (logits) of the candidate classes, in candidate order.
     pub(crate) fn scores_into(&self, features: &SparseVec, candidates: &[usize], out: &mut Vec<f64>) {
         out.clear();
@@ -226,6 +305,61 @@ mod tests {
         assert_eq!(&last.weights[3 * 2..4 * 2], &[0.0, 0.0]);
         // The mean of the later epochs trails the last weights, which only grow here.
         assert!(mean.weights[2] > 0.0 && mean.weights[2] < last.weights[2], "{} {}", mean.weights[2], last.weights[2]);
+    }
+
+    #[test]
+    fn naive_bayes_prefers_the_class_whose_words_a_document_shares() {
+        // Bucket 1 belongs to class 0, bucket 2 to class 1; bucket 3 is
+        // shared; bucket 4 carries a negative hash sign; bucket 5 is unusable.
+        let a = vector(&[(1, 0.8), (3, 0.6)]);
+        let b = vector(&[(2, 0.8), (3, 0.6), (4, -0.5)]);
+        let c = vector(&[(5, 1.0)]);
+        let all = [0usize, 1];
+        let rows = [
+            TrainingRow { features: &a, candidates: &all, target: 0, weight: 1.0 },
+            TrainingRow { features: &b, candidates: &all, target: 1, weight: 1.0 },
+            TrainingRow { features: &c, candidates: &all, target: 0, weight: 1.0 },
+        ];
+        let usable = [true, true, true, true, true, false, true, true];
+        let model = DenseLinear::naive_bayes(&rows, 2, 8, Some(&usable), 0.1);
+        let mut scores = Vec::new();
+        for (features, expected) in [(&a, 0), (&b, 1), (&vector(&[(4, -1.0)]), 1)] {
+            model.scores_into(features, &all, &mut scores);
+            let best = if scores[0] > scores[1] { 0 } else { 1 };
+            assert_eq!(best, expected, "{scores:?}");
+        }
+        // Untouched and unusable buckets say nothing; weights are centred.
+        assert_eq!(&model.weights[5 * 2..8 * 2], &[0.0; 6]);
+        assert_eq!(&model.weights[0..2], &[0.0, 0.0]);
+        for bucket in 1..5 {
+            let pair = &model.weights[bucket * 2..bucket * 2 + 2];
+            assert!((pair[0] + pair[1]).abs() < 1e-6, "bucket {bucket}: {pair:?}");
+        }
+        assert!((model.bias[0] + model.bias[1]).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_blend_scores_as_the_sum_of_its_parts() {
+        let a = vector(&[(1, 1.0)]);
+        let b = vector(&[(2, 1.0)]);
+        let all = [0usize, 1];
+        let rows = [
+            TrainingRow { features: &a, candidates: &all, target: 0, weight: 1.0 },
+            TrainingRow { features: &b, candidates: &all, target: 1, weight: 1.0 },
+        ];
+        let settings = SgdSettings { epochs: 10, learning_rate: 0.5, l2: 1e-4, seed: 3, averaged: false };
+        let logistic = DenseLinear::train(&rows, 2, 4, None, settings);
+        let bayes = DenseLinear::naive_bayes(&rows, 2, 4, None, 0.5);
+        let mut blend = logistic.clone();
+        blend.add_scaled(&bayes, 0.25);
+        let probe = vector(&[(1, 0.6), (2, 0.8)]);
+        let (mut x, mut y, mut z) = (Vec::new(), Vec::new(), Vec::new());
+        logistic.scores_into(&probe, &all, &mut x);
+        bayes.scores_into(&probe, &all, &mut y);
+        blend.scores_into(&probe, &all, &mut z);
+        for class in 0..2 {
+            assert!((z[class] - (x[class] + 0.25 * y[class])).abs() < 1e-5);
+        }
     }
 
     #[test]

@@ -182,27 +182,46 @@ fn out_of_range_options_are_refused() {
         TrainOptions { class_balance: f32::NAN, ..quick_options(1) },
         TrainOptions { max_feature_group_share: 0.0, ..quick_options(1) },
         TrainOptions { max_feature_group_share: 1.1, ..quick_options(1) },
+        TrainOptions { bayes_weight: -0.1, ..quick_options(1) },
+        TrainOptions { bayes_weight: f32::INFINITY, ..quick_options(1) },
+        TrainOptions { bayes_smoothing: 0.0, ..quick_options(1) },
     ] {
         assert!(matches!(train(&examples, &options), Err(TrainError::BadOptions(_))), "{options:?}");
     }
 }
 
-/// Class balance, averaging and the feature share cap change the model,
-/// are recorded in its summary and keep training deterministic.
+/// Class balance, averaging, the feature share cap and the naive Bayes
+/// blend change the model, are recorded in its summary and keep training
+/// deterministic.
 #[test]
-fn balancing_averaging_and_the_share_cap_are_recorded_and_deterministic() {
+fn balancing_averaging_the_share_cap_and_the_blend_are_recorded_and_deterministic() {
     let examples = small_examples();
-    let plain = TrainOptions { class_balance: 0.0, averaged: false, max_feature_group_share: 1.0, ..quick_options(5) };
-    let tuned = TrainOptions { class_balance: 1.0, averaged: true, max_feature_group_share: 0.5, ..quick_options(5) };
+    let plain = TrainOptions {
+        class_balance: 0.0,
+        averaged: false,
+        max_feature_group_share: 1.0,
+        bayes_weight: 0.0,
+        ..quick_options(5)
+    };
+    let tuned = TrainOptions {
+        class_balance: 1.0,
+        averaged: true,
+        max_feature_group_share: 0.5,
+        bayes_weight: 0.5,
+        bayes_smoothing: 0.2,
+        ..quick_options(5)
+    };
     let first = train(&examples, &tuned).unwrap();
     assert!(first.to_json() == train(&examples, &tuned).unwrap().to_json(), "same options, different model");
     assert!(first.to_json() != train(&examples, &plain).unwrap().to_json(), "the options changed nothing");
     let summary = first.training_summary();
     assert_eq!((summary.class_balance, summary.averaged, summary.max_feature_group_share), (1.0, true, 0.5));
+    assert_eq!((summary.bayes_weight, summary.bayes_smoothing), (0.5, 0.2));
     for option in [
         TrainOptions { class_balance: 1.0, ..plain.clone() },
         TrainOptions { averaged: true, ..plain.clone() },
         TrainOptions { max_feature_group_share: 0.5, ..plain.clone() },
+        TrainOptions { bayes_weight: 0.5, ..plain.clone() },
     ] {
         assert!(train(&examples, &option).unwrap().to_json() != train(&examples, &plain).unwrap().to_json());
     }
@@ -218,13 +237,21 @@ fn a_model_file_without_the_newer_summary_fields_loads() {
     let json = train(&small_examples(), &quick_options(1)).unwrap().to_json();
     let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
     let training = value["training"].as_object_mut().unwrap();
-    for field in ["class_balance", "averaged", "max_feature_group_share", "min_feature_groups"] {
+    for field in [
+        "class_balance",
+        "averaged",
+        "max_feature_group_share",
+        "min_feature_groups",
+        "bayes_weight",
+        "bayes_smoothing",
+    ] {
         assert!(training.remove(field).is_some(), "{field}");
     }
     let model = Model::from_json(&value.to_string()).unwrap();
     let summary = model.training_summary();
     assert_eq!((summary.class_balance, summary.averaged, summary.max_feature_group_share), (0.0, false, 1.0));
     assert_eq!(summary.min_feature_groups, 1);
+    assert_eq!(summary.bayes_weight, 0.0);
 }
 
 /// Trained on the corpus' six valid batches, the model classifies the
