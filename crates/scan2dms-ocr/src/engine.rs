@@ -1,6 +1,6 @@
 //! [`Engine`]: one tesseract instance for one worker thread, loaded once and
-//! reused for every page that thread recognises, plus a second instance with
-//! the `osd` model, loaded on the first orientation request.
+//! reused for every page that thread recognises; orientation requests go to
+//! one instance with the `osd` model that all engines of the process share.
 //!
 //! Key decisions:
 //! - Engines are created under a process-wide lock. Tesseract keeps some
@@ -19,12 +19,17 @@
 //!   ready for the next page.
 //! - After every page the engine drops the page's image and results
 //!   (`TessBaseAPIClear`), so memory does not grow with the number of pages.
+//! - The `osd` model is loaded once per process (per tessdata folder), on
+//!   the first orientation request, and shared behind a lock. Loading it
+//!   costs about a third of a second, detecting a page's orientation far
+//!   less, and few pages need it: one instance per worker would load it
+//!   once per worker for a handful of pages.
 //!
 //! It does not: rotate pages, retry, or run more than one page at a time.
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::ffi::{self, RecognizeOutcome, TessApi};
@@ -38,14 +43,40 @@ const MAX_SIDE_PIXELS: u32 = i16::MAX as u32;
 /// Serialises engine initialisation (see the module header).
 static INIT_LOCK: Mutex<()> = Mutex::new(());
 
+/// The process's OSD engine for one tessdata folder; `Err` remembers why
+/// loading failed, so it is not retried on every page.
+type SharedOsd = Arc<Mutex<Result<TessApi, String>>>;
+
+/// The OSD engines loaded so far, by tessdata folder (`None`: tesseract's
+/// default). Nearly always one.
+static OSD_ENGINES: Mutex<Vec<(Option<PathBuf>, SharedOsd)>> = Mutex::new(Vec::new());
+
+/// The shared OSD engine for `tessdata_dir`, loaded on first use.
+fn shared_osd(tessdata_dir: Option<&Path>) -> SharedOsd {
+    // A poisoned lock only means another thread panicked while holding it;
+    // the list stays consistent, as it is only ever pushed to.
+    let mut engines = OSD_ENGINES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, osd)) = engines.iter().find(|(dir, _)| dir.as_deref() == tessdata_dir) {
+        return Arc::clone(osd);
+    }
+    let loaded = load("osd", tessdata_dir, ffi::OEM_DEFAULT)
+        .map(|mut api| {
+            api.set_page_seg_mode(ffi::PSM_OSD_ONLY);
+            api
+        })
+        .map_err(|error| error.to_string());
+    let osd = Arc::new(Mutex::new(loaded));
+    engines.push((tessdata_dir.map(Path::to_path_buf), Arc::clone(&osd)));
+    osd
+}
+
 /// A loaded tesseract engine. `Send`, not `Sync`: keep one per thread.
 #[derive(Debug)]
 pub struct Engine {
     api: TessApi,
     options: EngineOptions,
-    /// The OSD engine once loaded; `Err` remembers why loading failed so it
-    /// is not retried on every page.
-    osd: Option<Result<TessApi, String>>,
+    /// The process's OSD engine, once this engine has asked for it.
+    osd: Option<SharedOsd>,
 }
 
 impl Engine {
@@ -118,16 +149,13 @@ impl Engine {
         page: &image::GrayImage,
         dpi: u32,
     ) -> Result<Option<Orientation>, OcrError> {
-        let tessdata_dir = self.options.tessdata_dir.clone();
-        let osd = self.osd.get_or_insert_with(|| {
-            load("osd", tessdata_dir.as_deref(), ffi::OEM_DEFAULT)
-                .map(|mut api| {
-                    api.set_page_seg_mode(ffi::PSM_OSD_ONLY);
-                    api
-                })
-                .map_err(|error| error.to_string())
-        });
-        let api = match osd {
+        let tessdata_dir = self.options.tessdata_dir.as_deref();
+        let osd = self.osd.get_or_insert_with(|| shared_osd(tessdata_dir));
+        // Tesseract cannot have left the instance half-used: `clear` below
+        // runs before the guard drops, and a Rust panic cannot happen inside
+        // the C calls.
+        let mut guard = osd.lock().unwrap_or_else(PoisonError::into_inner);
+        let api = match &mut *guard {
             Ok(api) => api,
             Err(message) => return Err(OcrError::Osd { message: message.clone() }),
         };
@@ -192,7 +220,7 @@ fn load(language: &str, tessdata_dir: Option<&Path>, engine_mode: u32) -> Result
     };
     // A poisoned lock only means another thread panicked while holding it;
     // the guarded state is tesseract's, which a Rust panic cannot corrupt.
-    let _guard = INIT_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = INIT_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
     let mut api = TessApi::init(c_tessdata_dir.as_deref(), &c_language, engine_mode)
         .map_err(|code| OcrError::Init { language: language.to_owned(), code })?;
     if let (Some(name), Some(value)) = (ffi::c_string("debug_file"), ffi::c_string("/dev/null")) {
