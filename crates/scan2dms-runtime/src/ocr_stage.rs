@@ -25,7 +25,7 @@ use std::time::Duration;
 use rayon::prelude::*;
 use scan2dms_core::documents::{BlankPages, PageFacts, split_record};
 use scan2dms_core::{Event, StageOutcome, step};
-use scan2dms_imaging::analysis::{BlankOptions, is_blank, remove_faint_marks};
+use scan2dms_imaging::analysis::{BlankOptions, has_line_of_glyphs, is_blank, remove_faint_marks};
 use scan2dms_imaging::separator::is_separator;
 use scan2dms_model::{Finding, WarningCode};
 use scan2dms_ocr::{Engine, EngineOptions, PageSegMode, PageStatus, PageText};
@@ -172,34 +172,13 @@ fn analyse_page(
     if little_ink {
         remove_faint_marks(&mut decoded.gray, &blank_options);
     }
-    let recognised = with_engine(options, |engine| {
-        let first = engine.recognize(&decoded.gray, dpi_hint);
-        // A page with only a page number and a name has as little ink as a
-        // back side with scanner dust; it is read before it is called blank.
-        if little_ink && !has_real_text(&first) {
-            return None;
-        }
-        // Tesseract reads a page stored sideways as vertical text, often with
-        // high confidence; its words then stand upright in their boxes.
-        let first_sideways = reads_sideways(&first);
-        if !detect_orientation || (looks_upright(&first) && !first_sideways) {
-            return Some((first, 0));
-        }
-        let Some(orientation) = engine.detect_orientation(&decoded.gray, dpi_hint) else { return Some((first, 0)) };
-        let turned = match orientation.rotate_clockwise_deg {
-            90 => image::imageops::rotate90(&decoded.gray),
-            180 => image::imageops::rotate180(&decoded.gray),
-            270 => image::imageops::rotate270(&decoded.gray),
-            _ => return Some((first, 0)),
-        };
-        let second = engine.recognize(&turned, dpi_hint);
-        let turned_reads_level = first_sideways && second.status == PageStatus::Ok && !reads_sideways(&second);
-        if turned_reads_level || second.mean_confidence.unwrap_or(0.0) > first.mean_confidence.unwrap_or(0.0) {
-            Some((second, orientation.rotate_clockwise_deg))
-        } else {
-            Some((first, 0))
-        }
-    });
+    // Dust and stains alone: no two marks of a letter's size side by side,
+    // so nothing the reading below could accept as text.
+    let recognised = if little_ink && !has_line_of_glyphs(&decoded.gray, dpi_hint, &blank_options) {
+        Ok(None)
+    } else {
+        with_engine(options, |engine| read_page(engine, &decoded.gray, dpi_hint, little_ink, detect_orientation))
+    };
     let (text, rotation) = match recognised {
         Ok(Some(found)) => found,
         Ok(None) => {
@@ -233,6 +212,45 @@ fn analyse_page(
         text: text.text,
     };
     (result, words)
+}
+
+/// Reads a page, turned upright when its first reading looks turned and
+/// the orientation check agrees; with the rotation applied (degrees
+/// clockwise). `None`: a page with little ink on which nothing reads as
+/// text, i.e. a blank one.
+fn read_page(
+    engine: &mut Engine,
+    gray: &image::GrayImage,
+    dpi_hint: u32,
+    little_ink: bool,
+    detect_orientation: bool,
+) -> Option<(PageText, u16)> {
+    let first = engine.recognize(gray, dpi_hint);
+    // A page with only a page number and a name has as little ink as a
+    // back side with scanner dust; it is read before it is called blank.
+    if little_ink && !has_real_text(&first) {
+        return None;
+    }
+    // Tesseract reads a page stored sideways as vertical text, often with
+    // high confidence; its words then stand upright in their boxes.
+    let first_sideways = reads_sideways(&first);
+    if !detect_orientation || (looks_upright(&first) && !first_sideways) {
+        return Some((first, 0));
+    }
+    let Some(orientation) = engine.detect_orientation(gray, dpi_hint) else { return Some((first, 0)) };
+    let turned = match orientation.rotate_clockwise_deg {
+        90 => image::imageops::rotate90(gray),
+        180 => image::imageops::rotate180(gray),
+        270 => image::imageops::rotate270(gray),
+        _ => return Some((first, 0)),
+    };
+    let second = engine.recognize(&turned, dpi_hint);
+    let turned_reads_level = first_sideways && second.status == PageStatus::Ok && !reads_sideways(&second);
+    if turned_reads_level || second.mean_confidence.unwrap_or(0.0) > first.mean_confidence.unwrap_or(0.0) {
+        Some((second, orientation.rotate_clockwise_deg))
+    } else {
+        Some((first, 0))
+    }
 }
 
 /// Whether a reading of a page with little ink found text a person wrote or
@@ -466,19 +484,26 @@ fn split_and_warn(
 mod tests {
     use super::*;
 
-    fn analyse_fixture(name: &str) -> PageResult {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/images").join(name);
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/images").join(name)
+    }
+
+    fn analyse_file(path: &Path) -> PageResult {
         let page = PageRecord {
             record_id: "KZ-2610-8636363".to_owned(),
             page_no: 1,
             document_no: None,
-            file: name.to_owned(),
+            file: path.file_name().unwrap().to_string_lossy().into_owned(),
             file_page: 1,
             sha256: None,
             result: None,
         };
         let options = EngineOptions { page_timeout: Duration::from_secs(120), ..EngineOptions::default() };
-        analyse_page(&path, &page, &options, true, &scan2dms_imaging::Limits::default()).0
+        analyse_page(path, &page, &options, true, &scan2dms_imaging::Limits::default()).0
+    }
+
+    fn analyse_fixture(name: &str) -> PageResult {
+        analyse_file(&fixture(name))
     }
 
     #[test]
@@ -495,5 +520,37 @@ mod tests {
         assert!(!result.blank);
         assert_eq!(result.status, "ok");
         assert!(result.text.split_whitespace().count() > 20, "{:?}", result.text);
+    }
+
+    #[test]
+    fn a_back_side_with_stains_and_dust_is_blank() {
+        let result = analyse_fixture("blank-back-with-marks.jpg");
+        assert!(result.blank, "{result:?}");
+        assert_eq!((result.status.as_str(), result.text.as_str()), ("empty", ""));
+    }
+
+    /// A single line of print on an otherwise white page has as little ink
+    /// as a blank back; it is read, and its words are kept.
+    #[test]
+    fn a_page_with_one_line_of_print_is_read_not_called_blank() {
+        let limits = scan2dms_imaging::Limits::default();
+        let printed = scan2dms_imaging::decode_page(&fixture("g4-300dpi.tif"), 0, &limits).unwrap().gray;
+        let (width, height) = printed.dimensions();
+        // The page's first line (its letterhead) lies in rows 369..412, columns 273..763.
+        let line = image::GrayImage::from_fn(width, height, |x, y| {
+            if (360..420).contains(&y) && (260..780).contains(&x) {
+                *printed.get_pixel(x, y)
+            } else {
+                image::Luma([255])
+            }
+        });
+        assert!(is_blank(&line, &BlankOptions::default()), "the test page must have little ink");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("one-line.png");
+        line.save(&path).unwrap();
+        let result = analyse_file(&path);
+        assert!(!result.blank, "{result:?}");
+        assert_eq!(result.status, "ok");
+        assert!(result.text.split_whitespace().count() >= 2, "{:?}", result.text);
     }
 }
