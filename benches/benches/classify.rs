@@ -240,6 +240,10 @@ fn main() -> Result<()> {
         for (name, scored) in [("all", &real.all), ("seen templates", &real.seen), ("unseen templates", &real.unseen)] {
             print_row(name, &evaluate(scored, threshold));
         }
+        println!("misclassified (real OCR): template -> predicted (confidence)");
+        for (template, scored) in &real.misses {
+            println!("  {template:<45} -> {} ({:.2})", scored.predicted, scored.confidence);
+        }
     }
 
     let load_average = fs::read_to_string("/proc/loadavg").ok();
@@ -267,6 +271,12 @@ fn main() -> Result<()> {
             "all": evaluation_json(&evaluate(&real.all, threshold)),
             "seen": evaluation_json(&evaluate(&real.seen, threshold)),
             "unseen": evaluation_json(&evaluate(&real.unseen, threshold)),
+            "misclassified": real.misses.iter().map(|(template, scored)| json!({
+                "template": template,
+                "truth": scored.truth,
+                "predicted": scored.predicted,
+                "confidence": scored.confidence,
+            })).collect::<Vec<_>>(),
         })),
         "load_average_after": load_average.as_deref().map(str::trim),
     });
@@ -303,6 +313,8 @@ struct RealOcr {
     all: Vec<Scored>,
     seen: Vec<Scored>,
     unseen: Vec<Scored>,
+    /// The documents typed wrong: their template and the score.
+    misses: Vec<(String, Scored)>,
 }
 
 /// Runs the test deliveries through the release binary, validation and OCR
@@ -357,30 +369,36 @@ fn through_pipeline(
     let documents: Vec<Value> = serde_json::from_slice(&listed.stdout)?;
 
     // The truth of the documents the bench scores (those with text).
-    let mut truth: BTreeMap<(String, String, u64), (DocType, bool)> = BTreeMap::new();
+    let mut truth: BTreeMap<(String, String, u64), (DocType, &str)> = BTreeMap::new();
     for batch in batches {
         for document in &batch.documents {
             if document.text().trim().is_empty() {
                 continue;
             }
-            let held_out = document.template.as_deref().is_some_and(|template| template.contains(HELD_OUT_MARK));
             let key = (batch.batch_id.clone(), document.record_id.clone(), u64::from(document.document_no));
-            truth.insert(key, (document.doc_type, held_out));
+            truth.insert(key, (document.doc_type, document.template.as_deref().unwrap_or("?")));
         }
     }
-    let mut real = RealOcr { seconds, all: Vec::new(), seen: Vec::new(), unseen: Vec::new() };
+    let mut real = RealOcr { seconds, all: Vec::new(), seen: Vec::new(), unseen: Vec::new(), misses: Vec::new() };
     for document in &documents {
         let key = (
             document["batch_id"].as_str().unwrap_or_default().to_owned(),
             document["record_id"].as_str().unwrap_or_default().to_owned(),
             document["document_no"].as_u64().unwrap_or_default(),
         );
-        let Some(&(doc_type, held_out)) = truth.get(&key) else { continue };
+        let Some(&(doc_type, template)) = truth.get(&key) else { continue };
         let predicted: DocType = document["doc_type"].as_str().ok_or("a document without a type")?.parse()?;
         let confidence = document["doc_type_confidence"].as_f64().ok_or("a document without a confidence")?;
         let scored = Scored { truth: doc_type, predicted, confidence };
         real.all.push(scored);
-        if held_out { real.unseen.push(scored) } else { real.seen.push(scored) }
+        if template.contains(HELD_OUT_MARK) {
+            real.unseen.push(scored)
+        } else {
+            real.seen.push(scored)
+        }
+        if predicted != doc_type {
+            real.misses.push((template.to_owned(), scored));
+        }
     }
     Ok(real)
 }
