@@ -397,6 +397,29 @@ fn orientation_of_a_page_we_turned_is_undone_by_the_answer() {
     }
 }
 
+/// Engines on several threads ask the one shared OSD engine at the same
+/// time, and each gets the answer for its own page.
+#[test]
+fn engines_on_several_threads_share_the_orientation_check() {
+    let (upright, dpi) = decode(&workspace_dir().join("fixtures/images/g4-300dpi.tif"), 0);
+    let answers: Vec<Vec<Option<u16>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = [90u16, 180, 270]
+            .into_iter()
+            .map(|stored_turn| {
+                let stored = rotate_clockwise(&upright, stored_turn);
+                scope.spawn(move || {
+                    let mut engine = engine();
+                    (0..2)
+                        .map(|_| engine.detect_orientation(&stored, dpi).map(|found| found.rotate_clockwise_deg))
+                        .collect()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|worker| worker.join().expect("worker panicked")).collect()
+    });
+    assert_eq!(answers, vec![vec![Some(270); 2], vec![Some(180); 2], vec![Some(90); 2]]);
+}
+
 /// The fixture page scanned upside down (SSN-0007-002, `rotation: 180` in the
 /// truth) is detected, turned and then read like any upright page.
 #[test]
