@@ -9,7 +9,7 @@
 //! Data, generated once with `../shared/tools/make-deliveries` and cached in
 //! `target/bench-data/classify/` (a `.complete` marker beside each set holds
 //! its command; delete it to regenerate):
-//! - training: seed 1001, 24 batches × 8 records, built-in templates only;
+//! - training: seed 1001, 48 batches × 8 records, built-in templates only;
 //! - test: seed 2002, 10 batches × 8 records, with
 //!   `benches/templates/classify_heldout.py` loaded: one more template
 //!   variant per document type and series (18, named `heldout-…`, weight 2),
