@@ -15,7 +15,9 @@
 //!   variant per document type and series (18, named `heldout-…`, weight 2),
 //!   which the training set never contains. About 40 % of the test
 //!   documents use them; figures are given for all, for the built-in
-//!   ("seen") and for the held-out ("unseen") variants.
+//!   ("seen") and for the held-out ("unseen") variants;
+//! - a second test set, made the same way with seed 4004, scored on real
+//!   OCR only: how much of the first set's figure is the seed's luck.
 //!
 //! The classifier sees the truth text of each document (content pages, no
 //! separator sheets or blank backs) after `scan2dms_classify::ocr_noise`
@@ -24,7 +26,8 @@
 //! comparison. Then the real thing: the test deliveries go through the
 //! release binary (`run --stages validate,ocr` with the trained model, a few
 //! minutes of OCR) and the types it gave the documents of accepted batches
-//! are scored the same way (`SCAN2DMS_BENCH_REAL_OCR=0` skips this).
+//! are scored the same way, then those of the second test set
+//! (`SCAN2DMS_BENCH_REAL_OCR=0` skips both).
 //!
 //! The model is trained with `TrainOptions::default()` (pooled calibration:
 //! stratified and template-grouped folds). A second model, identical but for
@@ -41,7 +44,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use scan2dms_benches::classify_data::{DataSet, TEST, TRAINING, ensure_generated, stable_seed};
+use scan2dms_benches::classify_data::{DataSet, SECOND_TEST, TEST, TRAINING, ensure_generated, stable_seed};
 use scan2dms_classify::training::{TruthBatch, TruthDocument, examples_from_truth, read_truth_dir};
 use scan2dms_classify::{
     CalibrationSplit, DocType, Evaluation, Model, NoiseOptions, Scored, Series, TrainOptions, evaluate, ocr_noise,
@@ -223,28 +226,26 @@ fn main() -> Result<()> {
         );
     }
 
-    let real_ocr = if std::env::var("SCAN2DMS_BENCH_REAL_OCR").is_ok_and(|value| value == "0") {
+    let skip_real_ocr = std::env::var("SCAN2DMS_BENCH_REAL_OCR").is_ok_and(|value| value == "0");
+    let real_ocr = if skip_real_ocr {
         None
     } else {
         Some(through_pipeline(&workspace, &target, &test_dir, &model_path, threshold, &test_batches)?)
     };
     if let Some(real) = &real_ocr {
-        println!();
-        println!(
-            "real OCR: the test deliveries through `scan2dms run --stages validate,ocr` with this model \
-             ({:.0} s; {} of {} test documents came out of accepted batches)",
-            real.seconds,
-            real.all.len(),
-            test.len()
-        );
-        for (name, scored) in [("all", &real.all), ("seen templates", &real.seen), ("unseen templates", &real.unseen)] {
-            print_row(name, &evaluate(scored, threshold));
-        }
-        println!("misclassified (real OCR): template -> predicted (confidence)");
-        for (template, scored) in &real.misses {
-            println!("  {template:<45} -> {} ({:.2})", scored.predicted, scored.confidence);
-        }
+        print_real_ocr("the test deliveries", real, test.len(), threshold);
     }
+    // The same on a test set of another seed, for how much the first is luck.
+    let second_real_ocr = if skip_real_ocr {
+        None
+    } else {
+        let second_dir = ensure_generated(&generator, &data, &SECOND_TEST, &held_out_templates)?;
+        let second_batches = read_truth_dir(&second_dir)?;
+        let documents = test_documents(&second_batches).len();
+        let real = through_pipeline(&workspace, &target, &second_dir, &model_path, threshold, &second_batches)?;
+        print_real_ocr(&format!("the second test set (seed {})", SECOND_TEST.seed), &real, documents, threshold);
+        Some((describe(&SECOND_TEST, &second_dir, documents), real))
+    };
 
     let load_average = fs::read_to_string("/proc/loadavg").ok();
     let results = json!({
@@ -266,18 +267,9 @@ fn main() -> Result<()> {
             "clean": segmentation.0.to_json(),
             "ocr_noised": segmentation.1.to_json(),
         },
-        "real_ocr": real_ocr.as_ref().map(|real| json!({
-            "seconds": real.seconds,
-            "all": evaluation_json(&evaluate(&real.all, threshold)),
-            "seen": evaluation_json(&evaluate(&real.seen, threshold)),
-            "unseen": evaluation_json(&evaluate(&real.unseen, threshold)),
-            "misclassified": real.misses.iter().map(|(template, scored)| json!({
-                "template": template,
-                "truth": scored.truth,
-                "predicted": scored.predicted,
-                "confidence": scored.confidence,
-            })).collect::<Vec<_>>(),
-        })),
+        "real_ocr": real_ocr.as_ref().map(|real| real_ocr_json(real, threshold)),
+        "second_test_set": second_real_ocr.as_ref().map(|(set, _)| set),
+        "second_real_ocr": second_real_ocr.as_ref().map(|(_, real)| real_ocr_json(real, threshold)),
         "load_average_after": load_average.as_deref().map(str::trim),
     });
     let results_dir = target.join("bench-results");
@@ -305,6 +297,39 @@ fn print_row(name: &str, evaluation: &Evaluation) {
         evaluation.review_share * 100.0,
         evaluation.ece
     );
+}
+
+/// Prints the real-OCR figures of one test set and its misclassified documents.
+fn print_real_ocr(what: &str, real: &RealOcr, documents: usize, threshold: f64) {
+    println!();
+    println!(
+        "real OCR: {what} through `scan2dms run --stages validate,ocr` with this model \
+         ({:.0} s; {} of {documents} test documents came out of accepted batches)",
+        real.seconds,
+        real.all.len(),
+    );
+    for (name, scored) in [("all", &real.all), ("seen templates", &real.seen), ("unseen templates", &real.unseen)] {
+        print_row(name, &evaluate(scored, threshold));
+    }
+    println!("misclassified (real OCR): template -> predicted (confidence)");
+    for (template, scored) in &real.misses {
+        println!("  {template:<45} -> {} ({:.2})", scored.predicted, scored.confidence);
+    }
+}
+
+fn real_ocr_json(real: &RealOcr, threshold: f64) -> Value {
+    json!({
+        "seconds": real.seconds,
+        "all": evaluation_json(&evaluate(&real.all, threshold)),
+        "seen": evaluation_json(&evaluate(&real.seen, threshold)),
+        "unseen": evaluation_json(&evaluate(&real.unseen, threshold)),
+        "misclassified": real.misses.iter().map(|(template, scored)| json!({
+            "template": template,
+            "truth": scored.truth,
+            "predicted": scored.predicted,
+            "confidence": scored.confidence,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// The classifier's results on real OCR text, through the pipeline.

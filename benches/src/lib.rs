@@ -119,6 +119,16 @@ pub mod classify_data {
         held_out_templates: true,
     };
 
+    /// A second test set made the same way with a third seed: real-OCR
+    /// figures on it show how far the first seed's are luck.
+    pub const SECOND_TEST: DataSet = DataSet {
+        name: "test-s4004-b10-r8-heldout",
+        seed: 4004,
+        batches: 10,
+        records_per_batch: 8,
+        held_out_templates: true,
+    };
+
     /// The set's directory under `data`, generated unless a marker beside it
     /// records the very command that would make it.
     pub fn ensure_generated(
