@@ -81,7 +81,7 @@ pub fn list(store: &dyn StateStore, json: bool) -> anyhow::Result<ExitCode> {
     for document in &queue {
         let classification = document.classification.as_ref();
         println!(
-            "{:<40} guess {:<20} confidence {:.2}  {} page(s)",
+            "{:<40} guess {:<20} confidence {:.3}  {} page(s)",
             name(document),
             classification.map_or("-", |c| c.doc_type.as_str()),
             classification.map_or(0.0, |c| c.confidence),
@@ -96,7 +96,7 @@ pub fn show(store: &dyn StateStore, document_name: &str) -> anyhow::Result<ExitC
     println!("document {}", name(&document));
     println!("state {}", document.state);
     if let Some(classification) = &document.classification {
-        println!("classified as {} (confidence {:.2})", classification.doc_type, classification.confidence);
+        println!("classified as {} (confidence {:.3})", classification.doc_type, classification.confidence);
         for (field, value) in &classification.fields {
             println!("  {field}: {value}");
         }

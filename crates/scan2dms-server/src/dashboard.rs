@@ -618,7 +618,7 @@ fn review_article(body: &mut String, item: &ReviewItem, csrf: &str) {
             format!(
                 "<strong>{}</strong> <span class=\"muted\">(Konfidenz {})</span>",
                 doc_type_label(&classification.doc_type),
-                percent(f64::from(classification.confidence))
+                confidence_percent(classification.confidence)
             ),
         ),
         None => fact("Vorschlag", "–".to_owned()),
@@ -1003,6 +1003,13 @@ fn percent(share: f64) -> String {
     format!("{:.0} %", share * 100.0)
 }
 
+/// A classifier's confidence to a tenth of a percent, with a decimal comma:
+/// a document waiting for review at 0.897 must not read "90 %" beside a
+/// threshold of 90 %.
+fn confidence_percent(confidence: f32) -> String {
+    format!("{:.1} %", f64::from(confidence) * 100.0).replace('.', ",")
+}
+
 fn documents_count(count: usize) -> String {
     if count == 1 { "1 Dokument".to_owned() } else { format!("{count} Dokumente") }
 }
@@ -1099,4 +1106,16 @@ fn throughput_section(body: &mut String, data: &Overview) {
 /// `YYYY-MM-DD` as `DD.MM.YYYY`.
 fn german_day(day: &str) -> String {
     day.parse::<jiff::civil::Date>().map_or_else(|_| day.to_owned(), |date| date.strftime("%d.%m.%Y").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_confidence_just_below_the_threshold_does_not_read_as_the_threshold() {
+        assert_eq!(confidence_percent(0.897), "89,7 %");
+        assert_eq!(confidence_percent(0.41), "41,0 %");
+        assert_eq!(percent(0.9), "90 %");
+    }
 }

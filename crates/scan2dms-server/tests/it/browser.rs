@@ -203,7 +203,7 @@ fn staff_log_in_in_chromium_find_a_processed_batch_and_decide_a_review() {
     browser.click(&review_link);
     browser.find("article.review");
     let review = browser.source();
-    for expected in ["Prüfung der Dokumenttypen", "Akte PN-957380 · Dokument 1", "Beurteilung", "Konfidenz 41 %"] {
+    for expected in ["Prüfung der Dokumenttypen", "Akte PN-957380 · Dokument 1", "Beurteilung", "Konfidenz 41,0 %"] {
         assert!(review.contains(expected), "{expected} missing in\n{review}");
     }
     // Every thumbnail arrived and is a picture 300 pixels wide, the second

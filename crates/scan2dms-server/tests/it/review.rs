@@ -277,7 +277,7 @@ async fn the_review_page_shows_pages_guess_and_fields_and_its_form_decides_with_
     for expected in [
         "Prüfung der Dokumenttypen",
         "Akte PN-957380 · Dokument 1",
-        "<strong>Beurteilung</strong> <span class=\"muted\">(Konfidenz 41 %)</span>",
+        "<strong>Beurteilung</strong> <span class=\"muted\">(Konfidenz 41,0 %)</span>",
         "Personalakten",
         "<dt>Ordnungsbegriff im Text</dt><dd>PN-957380</dd>",
         "<dt>Datum</dt><dd>14.03.2019</dd>",
