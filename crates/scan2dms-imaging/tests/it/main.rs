@@ -378,21 +378,14 @@ fn corpus_pages_match_truth_scan_fields() {
     assert!(checked > 100, "only {checked} pages checked");
 }
 
-/// Every page of the valid batches of the committed fixture deliveries (and
-/// of the shared corpus when present) that its ground truth calls blank has
-/// little ink and, once its faint marks are gone, no line of glyphs: it is
-/// called blank without reading. Every other page has more ink or a line of
-/// glyphs, so it is read (the corpus has pages with nothing but a page
-/// number and a name). Separator sheets are left out.
-#[test]
-fn blank_pages_match_the_ground_truth() {
-    use scan2dms_imaging::analysis::{BlankOptions, has_line_of_glyphs, is_blank, remove_faint_marks};
+/// Every page of the valid directory batches of the committed fixture
+/// deliveries and, when present, of the shared corpus: its file, its index
+/// in the file, and its entry in the ground truth.
+fn truth_pages() -> Vec<(PathBuf, usize, serde_json::Value)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut sets = vec![root.join("fixtures/deliveries")];
     sets.extend(shared_corpus().map(|corpus| corpus.join("deliveries")));
-    let options = BlankOptions::default();
-    let (mut checked, mut blanks, mut sparse_text) = (0, 0, 0);
-    let mut wrong = Vec::new();
+    let mut pages = Vec::new();
     for deliveries in sets {
         for entry in std::fs::read_dir(deliveries.join("truth")).unwrap() {
             let path = entry.unwrap().path();
@@ -404,33 +397,47 @@ fn blank_pages_match_the_ground_truth() {
                 continue;
             }
             let batch = deliveries.join("batches").join(truth["batch_id"].as_str().unwrap()).join("data");
-            for page in
-                truth["documents"].as_array().unwrap().iter().flat_map(|document| document["pages"].as_array().unwrap())
-            {
-                if page["separator"] == true {
-                    continue;
+            for document in truth["documents"].as_array().unwrap() {
+                for page in document["pages"].as_array().unwrap() {
+                    let path = batch.join(page["file"].as_str().unwrap());
+                    let index = page["file_page"].as_u64().unwrap() as usize - 1;
+                    pages.push((path, index, page.clone()));
                 }
-                let path = batch.join(page["file"].as_str().unwrap());
-                let index = page["file_page"].as_u64().unwrap() as usize - 1;
-                let mut gray = decode_page(&path, index, &Limits::default()).unwrap().gray;
-                let expected = page["blank"] == true;
-                let little_ink = is_blank(&gray, &options);
-                if little_ink {
-                    remove_faint_marks(&mut gray, &options);
-                }
-                let line = little_ink && has_line_of_glyphs(&gray, 300, &options);
-                if (little_ink && !line) != expected {
-                    wrong.push(format!(
-                        "{} page {}: blank {expected}, little ink {little_ink}, line of glyphs {line}",
-                        path.display(),
-                        index + 1
-                    ));
-                }
-                checked += 1;
-                blanks += usize::from(expected);
-                sparse_text += usize::from(line && !expected);
             }
         }
+    }
+    pages
+}
+
+/// Every page the ground truth calls blank has little ink and, once its
+/// faint marks are gone, no line of glyphs: it is called blank without
+/// reading. Every other page has more ink or a line of glyphs, so it is read
+/// (the corpus has pages with nothing but a page number and a name).
+/// Separator sheets are left out.
+#[test]
+fn blank_pages_match_the_ground_truth() {
+    use scan2dms_imaging::analysis::{BlankOptions, has_line_of_glyphs, is_blank, remove_faint_marks};
+    let options = BlankOptions::default();
+    let (mut checked, mut blanks, mut sparse_text) = (0, 0, 0);
+    let mut wrong = Vec::new();
+    for (path, index, page) in truth_pages().into_iter().filter(|(_, _, page)| page["separator"] != true) {
+        let mut gray = decode_page(&path, index, &Limits::default()).unwrap().gray;
+        let expected = page["blank"] == true;
+        let little_ink = is_blank(&gray, &options);
+        if little_ink {
+            remove_faint_marks(&mut gray, &options);
+        }
+        let line = little_ink && has_line_of_glyphs(&gray, 300, &options);
+        if (little_ink && !line) != expected {
+            wrong.push(format!(
+                "{} page {}: blank {expected}, little ink {little_ink}, line of glyphs {line}",
+                path.display(),
+                index + 1
+            ));
+        }
+        checked += 1;
+        blanks += usize::from(expected);
+        sparse_text += usize::from(line && !expected);
     }
     assert!(checked > 20 && blanks > 0, "checked {checked} pages, {blanks} blank");
     assert!(wrong.is_empty(), "{wrong:#?}");
@@ -442,35 +449,15 @@ fn blank_pages_match_the_ground_truth() {
 #[test]
 fn separator_sheets_match_the_ground_truth() {
     use scan2dms_imaging::separator::is_separator;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut sets = vec![root.join("fixtures/deliveries")];
-    sets.extend(shared_corpus().map(|corpus| corpus.join("deliveries")));
     let mut separators = 0;
     let mut wrong = Vec::new();
-    for deliveries in sets {
-        for entry in std::fs::read_dir(deliveries.join("truth")).unwrap() {
-            let path = entry.unwrap().path();
-            if !path.file_name().unwrap().to_string_lossy().starts_with("SSN-") {
-                continue;
-            }
-            let truth: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-            if truth["expected_outcome"] == "rejected" || truth["packaging"] != "dir" {
-                continue;
-            }
-            let batch = deliveries.join("batches").join(truth["batch_id"].as_str().unwrap()).join("data");
-            for page in
-                truth["documents"].as_array().unwrap().iter().flat_map(|document| document["pages"].as_array().unwrap())
-            {
-                let path = batch.join(page["file"].as_str().unwrap());
-                let index = page["file_page"].as_u64().unwrap() as usize - 1;
-                let decoded = decode_page(&path, index, &Limits::default()).unwrap();
-                let expected = page["separator"] == true;
-                if is_separator(&decoded.gray) != expected {
-                    wrong.push(format!("{} page {}: separator should be {expected}", path.display(), index + 1));
-                }
-                separators += usize::from(expected);
-            }
+    for (path, index, page) in truth_pages() {
+        let decoded = decode_page(&path, index, &Limits::default()).unwrap();
+        let expected = page["separator"] == true;
+        if is_separator(&decoded.gray) != expected {
+            wrong.push(format!("{} page {}: separator should be {expected}", path.display(), index + 1));
         }
+        separators += usize::from(expected);
     }
     assert!(separators > 0, "the fixtures hold separator sheets");
     assert!(wrong.is_empty(), "{wrong:#?}");
