@@ -227,24 +227,24 @@ fn main() -> Result<()> {
     }
 
     let skip_real_ocr = std::env::var("SCAN2DMS_BENCH_REAL_OCR").is_ok_and(|value| value == "0");
-    let real_ocr = if skip_real_ocr {
-        None
-    } else {
-        Some(through_pipeline(&workspace, &target, &test_dir, &model_path, threshold, &test_batches)?)
+    let binary = if skip_real_ocr { None } else { Some(release_binary(&workspace, &target)?) };
+    let real_ocr = match &binary {
+        None => None,
+        Some(binary) => Some(through_pipeline(binary, &target, &test_dir, &model_path, threshold, &test_batches)?),
     };
     if let Some(real) = &real_ocr {
         print_real_ocr("the test deliveries", real, test.len(), threshold);
     }
     // The same on a test set of another seed, for how much the first is luck.
-    let second_real_ocr = if skip_real_ocr {
-        None
-    } else {
+    let second_real_ocr = if let Some(binary) = &binary {
         let second_dir = ensure_generated(&generator, &data, &SECOND_TEST, &held_out_templates)?;
         let second_batches = read_truth_dir(&second_dir)?;
         let documents = test_documents(&second_batches).len();
-        let real = through_pipeline(&workspace, &target, &second_dir, &model_path, threshold, &second_batches)?;
+        let real = through_pipeline(binary, &target, &second_dir, &model_path, threshold, &second_batches)?;
         print_real_ocr(&format!("the second test set (seed {})", SECOND_TEST.seed), &real, documents, threshold);
         Some((describe(&SECOND_TEST, &second_dir, documents), real))
+    } else {
+        None
     };
 
     let load_average = fs::read_to_string("/proc/loadavg").ok();
@@ -342,25 +342,29 @@ struct RealOcr {
     misses: Vec<(String, Scored)>,
 }
 
+/// Builds the release binary the real-OCR runs use.
+fn release_binary(workspace: &Path, target: &Path) -> Result<PathBuf> {
+    println!();
+    println!("building the release binary for the real-OCR runs ...");
+    let status =
+        Command::new("cargo").args(["build", "--release", "-p", "scan2dms-cli"]).current_dir(workspace).status()?;
+    if !status.success() {
+        return Err("cargo build --release -p scan2dms-cli failed".into());
+    }
+    Ok(target.join("release/scan2dms"))
+}
+
 /// Runs the test deliveries through the release binary, validation and OCR
 /// with `model` (the classification is part of the OCR stage), and scores
 /// the types it gave each document of an accepted batch against the truth.
 fn through_pipeline(
-    workspace: &Path,
+    binary: &Path,
     target: &Path,
     test_dir: &Path,
     model: &Path,
     threshold: f64,
     batches: &[TruthBatch],
 ) -> Result<RealOcr> {
-    println!();
-    println!("building the release binary for the real-OCR run ...");
-    let status =
-        Command::new("cargo").args(["build", "--release", "-p", "scan2dms-cli"]).current_dir(workspace).status()?;
-    if !status.success() {
-        return Err("cargo build --release -p scan2dms-cli failed".into());
-    }
-    let binary = target.join("release/scan2dms");
     let work = target.join("bench-data/classify/pipeline");
     if work.exists() {
         fs::remove_dir_all(&work)?;
@@ -376,7 +380,7 @@ fn through_pipeline(
         format!("[classify]\nmodel = {:?}\nreview_threshold = {threshold}\n", model.display().to_string()),
     )?;
     let scan2dms = |args: &[&str]| {
-        let mut command = Command::new(&binary);
+        let mut command = Command::new(binary);
         command.arg("--data-dir").arg(&data_dir).arg("--config").arg(&config).args(args);
         command
     };

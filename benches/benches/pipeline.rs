@@ -28,7 +28,8 @@
 //! Every rate is total scanned pages divided by wall time, so the three are
 //! comparable. CPU seconds (user plus system: GNU time for the commands,
 //! `/proc/self/stat` around the bound's threads) split a gap to the bound
-//! into work the bound does not do and cores left idle. The bench asserts nothing; it prints a table and writes
+//! into work the bound does not do and cores left idle. The bench asserts
+//! nothing; it prints a table and writes
 //! `target/bench-results/pipeline.json`.
 
 use std::fs;
